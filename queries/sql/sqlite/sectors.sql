@@ -1,0 +1,2 @@
+-- Canonical columns: code, name
+SELECT code, name FROM sectors

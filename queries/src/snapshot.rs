@@ -1,0 +1,219 @@
+//! The aggregated state the exporter publishes: every series of DESIGN §4
+//! that comes from the source, keyed by label values, ready to encode.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::classify::{Judge, StateAt};
+use crate::model::{
+    Agency, CancelReason, Channel, DigitizedKind, PendingState, Rating, RejectReason, Sector,
+    Stage, Timeliness, Ts, datetime_of,
+};
+use crate::report::{PeriodConvention, PeriodKind, PeriodName, ReportColumns, ReportWindow, tally};
+
+/// Upper bounds of `motcua_dossier_processing_workdays` (working days).
+pub const PROCESSING_WORKDAYS_BUCKETS: &[f64] = &[
+    0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
+];
+/// Upper bounds of `motcua_dossier_deadline_usage_ratio`.
+pub const DEADLINE_USAGE_BUCKETS: &[f64] = &[0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0];
+
+/// A fixed-bucket histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub bounds: &'static [f64],
+    /// Cumulative count of observations ≤ each bound (as Prometheus exposes them).
+    pub cumulative: Vec<u64>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            cumulative: vec![0; bounds.len()],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    pub fn observe(&mut self, v: f64) {
+        // Counts are made cumulative in `finish`; here each slot holds its own bucket.
+        if let Some(i) = self.bounds.iter().position(|b| v <= *b) {
+            self.cumulative[i] += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+
+    fn finish(&mut self) {
+        let mut running = 0;
+        for c in &mut self.cumulative {
+            running += *c;
+            *c = running;
+        }
+    }
+}
+
+/// Per agency and sector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgencySectorStats {
+    pub received: [u64; 3],
+    /// [channel][timeliness]
+    pub resolved: [[u64; 3]; 3],
+    pub cancelled: [u64; 2],
+    pub pending: [u64; 3],
+    pub processing_workdays: Histogram,
+}
+
+impl Default for AgencySectorStats {
+    fn default() -> Self {
+        AgencySectorStats {
+            received: [0; 3],
+            resolved: [[0; 3]; 3],
+            cancelled: [0; 2],
+            pending: [0; 3],
+            processing_workdays: Histogram::new(PROCESSING_WORKDAYS_BUCKETS),
+        }
+    }
+}
+
+/// Per agency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgencyStats {
+    pub deadline_usage: Histogram,
+    pub overdue_max_workdays: i64,
+    pub late_without_apology: u64,
+    pub digitized: [u64; 2],
+    /// Biểu 06 columns for the current month, quarter and year.
+    pub report: [ReportColumns; 3],
+}
+
+impl Default for AgencyStats {
+    fn default() -> Self {
+        AgencyStats {
+            deadline_usage: Histogram::new(DEADLINE_USAGE_BUCKETS),
+            overdue_max_workdays: 0,
+            late_without_apology: 0,
+            digitized: [0; 2],
+            report: [ReportColumns::default(); 3],
+        }
+    }
+}
+
+/// Everything the exporter serves from the source, at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Local wall-clock "now" the snapshot was taken at.
+    pub now: Ts,
+    /// Agencies and sectors from the catalogue, for the `_info` series.
+    pub agencies: Vec<Agency>,
+    pub sectors: Vec<Sector>,
+    /// Every (agency, sector) with intake.
+    pub by_agency_sector: BTreeMap<(String, String), AgencySectorStats>,
+    /// Every agency with intake.
+    pub by_agency: BTreeMap<String, AgencyStats>,
+    /// Every agency with evaluations: counts by rating.
+    pub evaluations: BTreeMap<String, [u64; 3]>,
+    /// The current periods the report gauges cover.
+    pub periods: [(PeriodName, NaiveDate, NaiveDate); 3],
+    pub rejected: Vec<(RejectReason, u64)>,
+}
+
+fn index<T: PartialEq>(all: &[T], v: T) -> usize {
+    all.iter().position(|x| *x == v).expect("label is in ALL")
+}
+
+impl Snapshot {
+    /// Aggregates the dataset as of `now` (local wall-clock).
+    pub fn compute(judge: &Judge<'_>, now: Ts, convention: PeriodConvention) -> Snapshot {
+        let ds = judge.dataset;
+        let today = datetime_of(now).date();
+        let periods = PeriodKind::ALL.map(|kind| {
+            let name = PeriodName::containing(kind, today, convention);
+            let (from, to) = name.bounds(convention);
+            (name, from, to)
+        });
+        let windows = periods.map(|(_, from, to)| ReportWindow::new(from, to, now));
+
+        let mut pairs: BTreeMap<(u32, u32), AgencySectorStats> = BTreeMap::new();
+        let mut agencies: BTreeMap<u32, AgencyStats> = BTreeMap::new();
+        for d in &ds.dossiers {
+            let pair = pairs.entry((d.agency, d.sector)).or_default();
+            let agency = agencies.entry(d.agency).or_default();
+            pair.received[index(Channel::ALL, d.channel)] += 1;
+            if d.digitized {
+                agency.digitized[index(DigitizedKind::ALL, DigitizedKind::Dossier)] += 1;
+            }
+            if d.e_result {
+                agency.digitized[index(DigitizedKind::ALL, DigitizedKind::Result)] += 1;
+            }
+            for (w, columns) in windows.iter().zip(agency.report.iter_mut()) {
+                tally(judge, d, w, columns);
+            }
+            let mut late = false;
+            match d.stage {
+                Stage::Resolved => {
+                    let t = judge.timeliness(d).expect("resolved");
+                    late = t == Timeliness::Late;
+                    pair.resolved[index(Channel::ALL, d.channel)][index(Timeliness::ALL, t)] += 1;
+                    if let Some(days) = judge.processing_workdays(d) {
+                        pair.processing_workdays.observe(days as f64);
+                    }
+                    if let Some(ratio) = judge.deadline_usage(d) {
+                        agency.deadline_usage.observe(ratio);
+                    }
+                }
+                Stage::Cancelled(reason) => {
+                    pair.cancelled[index(CancelReason::ALL, reason)] += 1;
+                }
+                Stage::Open { .. } => {}
+            }
+            if let StateAt::Pending(state) = judge.state_at(d, now, true) {
+                pair.pending[index(PendingState::ALL, state)] += 1;
+                if state == PendingState::Overdue {
+                    late = true;
+                    agency.overdue_max_workdays = agency
+                        .overdue_max_workdays
+                        .max(judge.overdue_workdays(d, now));
+                }
+            }
+            if late && !d.has_apology {
+                agency.late_without_apology += 1;
+            }
+        }
+
+        let mut evaluations: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+        for e in &ds.evaluations {
+            evaluations
+                .entry(ds.agency_codes[e.agency as usize].clone())
+                .or_default()[index(Rating::ALL, e.rating)] += 1;
+        }
+
+        let code = |a: u32| ds.agency_codes[a as usize].clone();
+        Snapshot {
+            now,
+            agencies: ds.agencies.iter().flatten().cloned().collect(),
+            sectors: ds.sectors.iter().flatten().cloned().collect(),
+            by_agency_sector: pairs
+                .into_iter()
+                .map(|((a, s), mut stats)| {
+                    stats.processing_workdays.finish();
+                    ((code(a), ds.sector_codes[s as usize].clone()), stats)
+                })
+                .collect(),
+            by_agency: agencies
+                .into_iter()
+                .map(|(a, mut stats)| {
+                    stats.deadline_usage.finish();
+                    (code(a), stats)
+                })
+                .collect(),
+            evaluations,
+            periods,
+            rejected: ds.rejected.clone(),
+        }
+    }
+}

@@ -1,0 +1,874 @@
+//! Reading the one-stop database: one connection pool per engine behind a
+//! single [`Source`], and SQL files whose result columns are the canonical
+//! rows of [`crate::model`].
+//!
+//! Why concrete pools and not sqlx's `Any` driver: `Any` decodes no
+//! timestamps, booleans or floats, and vendors' schemas use all three in
+//! every flavour. Each engine's rows go through [`Cells`], which accepts the
+//! common column types (TIMESTAMP, TIMESTAMPTZ, DATETIME, ISO text; BOOLEAN,
+//! TINYINT, integer; REAL, DOUBLE, text) so an operator's SQL rarely needs a
+//! CAST.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{AssertSqlSafe, Column, Executor, Row, SqlSafeStr, Statement};
+
+use crate::model::{
+    Agency, ApologyRow, DossierRow, EvaluationRow, Procedure, Sector, SourceRows, SupplementRow,
+    Ts, ts_of,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Dialect {
+    /// The engine a database URL names (`sqlite:`, `postgres://`, `mysql://`/`mariadb://`).
+    pub fn of_url(url: &str) -> Result<Dialect, SourceError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Dialect::Sqlite),
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            "mysql" | "mariadb" => Ok(Dialect::MySql),
+            _ => Err(SourceError::UnsupportedUrl {
+                url: redact_url(url),
+            }),
+        }
+    }
+
+    /// The folder name under `queries/sql/` and `queries_dir`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+        }
+    }
+
+    /// The reference schema (DESIGN §2) for this engine.
+    pub fn schema_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => include_str!("../schema/sqlite.sql"),
+            Dialect::Postgres => include_str!("../schema/postgres.sql"),
+            Dialect::MySql => include_str!("../schema/mysql.sql"),
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.dir_name())
+    }
+}
+
+/// Hides the password of a database URL, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The row kinds, one SQL file each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    Agencies,
+    Sectors,
+    Procedures,
+    Dossiers,
+    Supplements,
+    Apologies,
+    Evaluations,
+}
+
+impl RowKind {
+    pub const ALL: [RowKind; 7] = [
+        RowKind::Agencies,
+        RowKind::Sectors,
+        RowKind::Procedures,
+        RowKind::Dossiers,
+        RowKind::Supplements,
+        RowKind::Apologies,
+        RowKind::Evaluations,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            RowKind::Agencies => "agencies.sql",
+            RowKind::Sectors => "sectors.sql",
+            RowKind::Procedures => "procedures.sql",
+            RowKind::Dossiers => "dossiers.sql",
+            RowKind::Supplements => "supplements.sql",
+            RowKind::Apologies => "apologies.sql",
+            RowKind::Evaluations => "evaluations.sql",
+        }
+    }
+
+    /// The columns the file's result must have (extra columns are ignored).
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            RowKind::Agencies => &["code", "name", "parent_code", "level"],
+            RowKind::Sectors => &["code", "name"],
+            RowKind::Procedures => &[
+                "code",
+                "name",
+                "sector_code",
+                "deadline_days",
+                "online_level",
+            ],
+            RowKind::Dossiers => &[
+                "code",
+                "procedure_code",
+                "agency_code",
+                "channel",
+                "status",
+                "received_at",
+                "due_at",
+                "finished_at",
+                "returned_at",
+                "digitized",
+                "e_result",
+                "paid_online",
+                "updated_at",
+            ],
+            RowKind::Supplements => &["dossier_code", "requested_at", "resumed_at"],
+            RowKind::Apologies => &["dossier_code", "issued_at", "new_due_at"],
+            RowKind::Evaluations => &["dossier_code", "agency_code", "evaluated_at", "rating"],
+        }
+    }
+
+    fn embedded(self, dialect: Dialect) -> &'static str {
+        macro_rules! files {
+            ($dir:literal) => {
+                match self {
+                    RowKind::Agencies => include_str!(concat!("../sql/", $dir, "/agencies.sql")),
+                    RowKind::Sectors => include_str!(concat!("../sql/", $dir, "/sectors.sql")),
+                    RowKind::Procedures => {
+                        include_str!(concat!("../sql/", $dir, "/procedures.sql"))
+                    }
+                    RowKind::Dossiers => include_str!(concat!("../sql/", $dir, "/dossiers.sql")),
+                    RowKind::Supplements => {
+                        include_str!(concat!("../sql/", $dir, "/supplements.sql"))
+                    }
+                    RowKind::Apologies => include_str!(concat!("../sql/", $dir, "/apologies.sql")),
+                    RowKind::Evaluations => {
+                        include_str!(concat!("../sql/", $dir, "/evaluations.sql"))
+                    }
+                }
+            };
+        }
+        match dialect {
+            Dialect::Sqlite => files!("sqlite"),
+            Dialect::Postgres => files!("postgres"),
+            Dialect::MySql => files!("mysql"),
+        }
+    }
+}
+
+/// One SQL file: its text and where it came from (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlFile {
+    pub origin: String,
+    pub text: String,
+}
+
+/// The seven SQL files a refresh runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlFiles {
+    files: Vec<SqlFile>,
+}
+
+impl SqlFiles {
+    /// The files shipped in the binary, which read the reference schema.
+    pub fn embedded(dialect: Dialect) -> SqlFiles {
+        SqlFiles {
+            files: RowKind::ALL
+                .iter()
+                .map(|k| SqlFile {
+                    origin: format!("(built-in) queries/sql/{}/{}", dialect, k.file_name()),
+                    text: k.embedded(dialect).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The operator's files in `dir` (or `dir/<dialect>/` when that folder
+    /// exists); a file missing there falls back to the built-in one, so an
+    /// operator edits only the files their system needs.
+    pub fn with_overrides(dialect: Dialect, dir: &Path) -> Result<SqlFiles, SourceError> {
+        if !dir.is_dir() {
+            return Err(SourceError::QueriesDir {
+                path: dir.to_owned(),
+                reason: "is not a readable folder".into(),
+            });
+        }
+        let nested = dir.join(dialect.dir_name());
+        let dir = if nested.is_dir() {
+            nested
+        } else {
+            dir.to_owned()
+        };
+        let mut files = SqlFiles::embedded(dialect);
+        for (kind, slot) in RowKind::ALL.iter().zip(files.files.iter_mut()) {
+            let path = dir.join(kind.file_name());
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    *slot = SqlFile {
+                        origin: path.display().to_string(),
+                        text,
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SourceError::QueriesDir {
+                        path,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    pub fn get(&self, kind: RowKind) -> &SqlFile {
+        let i = RowKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .expect("every kind has a file");
+        &self.files[i]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("unsupported database URL {url}: use sqlite:PATH, postgres://… or mysql://…")]
+    UnsupportedUrl { url: String },
+    #[error("database URL {url}: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("cannot reach the database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{file}: {source}")]
+    Query {
+        file: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{file}: the result has no column `{column}` (needed: {needed})")]
+    MissingColumn {
+        file: String,
+        column: &'static str,
+        needed: String,
+    },
+    #[error("{file}: column `{column}`: {message}")]
+    BadValue {
+        file: String,
+        column: &'static str,
+        message: String,
+    },
+    #[error("queries_dir {path}: {reason}")]
+    QueriesDir { path: PathBuf, reason: String },
+}
+
+impl SourceError {
+    /// True when the database could not be reached (retry later), false when
+    /// the SQL or its result is wrong (an operator has to fix a file).
+    pub fn is_unavailable(&self) -> bool {
+        let io_like = |e: &sqlx::Error| {
+            matches!(
+                e,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        };
+        match self {
+            SourceError::Connect { .. } => true,
+            SourceError::Query { source, .. } => io_like(source),
+            _ => false,
+        }
+    }
+}
+
+/// How to open the source.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Refuse writes at the session level (the exporter and the dashboard
+    /// only ever read; the demo generator and tests write).
+    pub read_only: bool,
+    /// How long to wait for a connection before a refresh fails.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            read_only: true,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The source database.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+impl Source {
+    /// Opens a pool without connecting yet, so a service can start while its
+    /// database is down; the first query connects.
+    pub fn open(url: &str, options: &ConnectOptions) -> Result<Source, SourceError> {
+        let bad_url = |e: sqlx::Error| SourceError::BadUrl {
+            url: redact_url(url),
+            message: e.to_string(),
+        };
+        Ok(match Dialect::of_url(url)? {
+            Dialect::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(bad_url)?
+                    .read_only(options.read_only)
+                    .create_if_missing(!options.read_only);
+                Source::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(options.connect_timeout)
+                        .connect_lazy_with(opts),
+                )
+            }
+            Dialect::Postgres => {
+                let mut opts = PgConnectOptions::from_str(url)
+                    .map_err(bad_url)?
+                    .application_name("motcua");
+                if options.read_only {
+                    opts = opts.options([("default_transaction_read_only", "on")]);
+                }
+                Source::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(options.connect_timeout)
+                        .connect_lazy_with(opts),
+                )
+            }
+            Dialect::MySql => {
+                let opts = MySqlConnectOptions::from_str(url)
+                    .map_err(bad_url)?
+                    .charset("utf8mb4");
+                let read_only = options.read_only;
+                Source::MySql(
+                    MySqlPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(options.connect_timeout)
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move {
+                                if read_only {
+                                    conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                                }
+                                Ok(())
+                            })
+                        })
+                        .connect_lazy_with(opts),
+                )
+            }
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Source::Sqlite(_) => Dialect::Sqlite,
+            Source::Postgres(_) => Dialect::Postgres,
+            Source::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// Runs statements separated by `;` (schema scripts, generated inserts).
+    pub async fn execute_script(&self, sql: &str) -> Result<(), sqlx::Error> {
+        for statement in split_statements(sql) {
+            let statement = AssertSqlSafe(statement.to_owned());
+            match self {
+                Source::Sqlite(p) => p.execute(statement).await.map(drop)?,
+                Source::Postgres(p) => p.execute(statement).await.map(drop)?,
+                Source::MySql(p) => p.execute(statement).await.map(drop)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the reference schema's tables.
+    pub async fn create_schema(&self) -> Result<(), sqlx::Error> {
+        self.execute_script(self.dialect().schema_sql()).await
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Source::Sqlite(p) => p.close().await,
+            Source::Postgres(p) => p.close().await,
+            Source::MySql(p) => p.close().await,
+        }
+    }
+
+    /// Checks that every file prepares and yields its canonical columns,
+    /// without reading rows.
+    pub async fn check(&self, files: &SqlFiles) -> Result<(), SourceError> {
+        for kind in RowKind::ALL {
+            let file = files.get(kind);
+            let names = self.describe(file).await?;
+            check_columns(kind, file, &names)?;
+        }
+        Ok(())
+    }
+
+    async fn describe(&self, file: &SqlFile) -> Result<Vec<String>, SourceError> {
+        let sql = || AssertSqlSafe(file.text.clone()).into_sql_str();
+        let wrap = |source| classify(file, source);
+        fn names<S: Statement>(s: &S) -> Vec<String> {
+            s.columns().iter().map(|c| c.name().to_owned()).collect()
+        }
+        Ok(match self {
+            Source::Sqlite(p) => names(&p.prepare(sql()).await.map_err(wrap)?),
+            Source::Postgres(p) => names(&p.prepare(sql()).await.map_err(wrap)?),
+            Source::MySql(p) => names(&p.prepare(sql()).await.map_err(wrap)?),
+        })
+    }
+
+    /// Runs every SQL file and returns the canonical rows.
+    pub async fn load(
+        &self,
+        files: &SqlFiles,
+        zone: FixedOffset,
+    ) -> Result<SourceRows, SourceError> {
+        Ok(SourceRows {
+            agencies: self.rows(files, RowKind::Agencies, zone, agency).await?,
+            sectors: self.rows(files, RowKind::Sectors, zone, sector).await?,
+            procedures: self
+                .rows(files, RowKind::Procedures, zone, procedure)
+                .await?,
+            dossiers: self.rows(files, RowKind::Dossiers, zone, dossier).await?,
+            supplements: self
+                .rows(files, RowKind::Supplements, zone, supplement)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect(),
+            apologies: self.rows(files, RowKind::Apologies, zone, apology).await?,
+            evaluations: self
+                .rows(files, RowKind::Evaluations, zone, evaluation)
+                .await?,
+        })
+    }
+
+    async fn rows<T>(
+        &self,
+        files: &SqlFiles,
+        kind: RowKind,
+        zone: FixedOffset,
+        convert: fn(&dyn Cells, FixedOffset) -> Result<T, CellError>,
+    ) -> Result<Vec<T>, SourceError> {
+        let file = files.get(kind);
+        let sql = AssertSqlSafe(file.text.clone());
+        let mut out = Vec::new();
+        let mut checked = false;
+        // One arm per engine: the row types differ, the conversion is shared.
+        macro_rules! drain {
+            ($pool:expr) => {{
+                let mut stream = sqlx::query(sql).fetch($pool);
+                while let Some(row) = stream.try_next().await.map_err(|e| classify(file, e))? {
+                    if !checked {
+                        let names: Vec<String> =
+                            row.columns().iter().map(|c| c.name().to_owned()).collect();
+                        check_columns(kind, file, &names)?;
+                        checked = true;
+                    }
+                    out.push(convert(&row, zone).map_err(|e| e.in_file(file))?);
+                }
+            }};
+        }
+        match self {
+            Source::Sqlite(p) => drain!(p),
+            Source::Postgres(p) => drain!(p),
+            Source::MySql(p) => drain!(p),
+        }
+        Ok(out)
+    }
+}
+
+fn classify(file: &SqlFile, source: sqlx::Error) -> SourceError {
+    SourceError::Query {
+        file: file.origin.clone(),
+        source,
+    }
+}
+
+fn check_columns(kind: RowKind, file: &SqlFile, names: &[String]) -> Result<(), SourceError> {
+    for column in kind.columns() {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(column)) {
+            return Err(SourceError::MissingColumn {
+                file: file.origin.clone(),
+                column,
+                needed: kind.columns().join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Splits a script on `;` at line ends, skipping comment-only pieces. The
+/// scripts are ours (schema, generated inserts), so no quoting rules are needed
+/// beyond "a `;` ends a statement only at the end of a line".
+fn split_statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(";\n")
+        .chain(std::iter::once(""))
+        .map(|s| s.trim().trim_end_matches(';'))
+        .filter(|s| {
+            s.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+        })
+}
+
+/// A value that could not be decoded.
+#[derive(Debug)]
+struct CellError {
+    column: &'static str,
+    message: String,
+}
+
+impl CellError {
+    fn in_file(self, file: &SqlFile) -> SourceError {
+        SourceError::BadValue {
+            file: file.origin.clone(),
+            column: self.column,
+            message: self.message,
+        }
+    }
+}
+
+/// Engine-neutral access to one result row.
+trait Cells {
+    fn text(&self, col: &'static str) -> Result<Option<String>, CellError>;
+    fn int(&self, col: &'static str) -> Result<Option<i64>, CellError>;
+    fn float(&self, col: &'static str) -> Result<Option<f64>, CellError>;
+    fn boolean(&self, col: &'static str) -> Result<Option<bool>, CellError>;
+    fn instant(&self, col: &'static str, zone: FixedOffset) -> Result<Option<Ts>, CellError>;
+}
+
+fn cell_error(col: &'static str, message: impl Into<String>) -> CellError {
+    CellError {
+        column: col,
+        message: message.into(),
+    }
+}
+
+/// Parses the text forms of a timestamp that vendors store.
+pub fn parse_instant(s: &str, zone: FixedOffset) -> Option<Ts> {
+    let s = s.trim();
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(ts_of(dt));
+        }
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(ts_of(dt.with_timezone(&zone).naive_local()));
+    }
+    if let Ok(dt) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z") {
+        return Some(ts_of(dt.with_timezone(&zone).naive_local()));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| ts_of(d.and_hms_opt(0, 0, 0).expect("midnight")))
+}
+
+macro_rules! impl_cells {
+    ($row:ty) => {
+        impl Cells for $row {
+            fn text(&self, col: &'static str) -> Result<Option<String>, CellError> {
+                if let Ok(v) = self.try_get::<Option<String>, _>(col) {
+                    return Ok(v);
+                }
+                if let Ok(v) = self.try_get::<Option<i64>, _>(col) {
+                    return Ok(v.map(|v| v.to_string()));
+                }
+                if let Ok(v) = self.try_get::<Option<i32>, _>(col) {
+                    return Ok(v.map(|v| v.to_string()));
+                }
+                Err(cell_error(col, "expected text"))
+            }
+
+            fn int(&self, col: &'static str) -> Result<Option<i64>, CellError> {
+                if let Ok(v) = self.try_get::<Option<i64>, _>(col) {
+                    return Ok(v);
+                }
+                if let Ok(v) = self.try_get::<Option<i32>, _>(col) {
+                    return Ok(v.map(i64::from));
+                }
+                if let Ok(v) = self.try_get::<Option<i16>, _>(col) {
+                    return Ok(v.map(i64::from));
+                }
+                if let Ok(v) = self.try_get::<Option<i8>, _>(col) {
+                    return Ok(v.map(i64::from));
+                }
+                if let Ok(v) = self.try_get::<Option<String>, _>(col) {
+                    return match v {
+                        None => Ok(None),
+                        Some(s) => {
+                            s.trim().parse().map(Some).map_err(|_| {
+                                cell_error(col, format!("{s:?} is not a whole number"))
+                            })
+                        }
+                    };
+                }
+                Err(cell_error(
+                    col,
+                    "expected a whole number (cast it to an integer type)",
+                ))
+            }
+
+            fn float(&self, col: &'static str) -> Result<Option<f64>, CellError> {
+                if let Ok(v) = self.try_get::<Option<f64>, _>(col) {
+                    return Ok(v);
+                }
+                if let Ok(v) = self.try_get::<Option<f32>, _>(col) {
+                    return Ok(v.map(f64::from));
+                }
+                if let Ok(v) = self.int(col) {
+                    return Ok(v.map(|v| v as f64));
+                }
+                if let Ok(v) = self.try_get::<Option<String>, _>(col) {
+                    return match v {
+                        None => Ok(None),
+                        Some(s) => s
+                            .trim()
+                            .parse()
+                            .map(Some)
+                            .map_err(|_| cell_error(col, format!("{s:?} is not a number"))),
+                    };
+                }
+                Err(cell_error(
+                    col,
+                    "expected a number (cast NUMERIC/DECIMAL to a double)",
+                ))
+            }
+
+            fn boolean(&self, col: &'static str) -> Result<Option<bool>, CellError> {
+                if let Ok(v) = self.try_get::<Option<bool>, _>(col) {
+                    return Ok(v);
+                }
+                if let Ok(v) = self.int(col) {
+                    return Ok(v.map(|v| v != 0));
+                }
+                if let Ok(v) = self.try_get::<Option<String>, _>(col) {
+                    return match v.as_deref().map(str::trim) {
+                        None => Ok(None),
+                        Some("t" | "true" | "TRUE" | "1" | "y" | "yes") => Ok(Some(true)),
+                        Some("f" | "false" | "FALSE" | "0" | "n" | "no" | "") => Ok(Some(false)),
+                        Some(s) => Err(cell_error(col, format!("{s:?} is not a boolean"))),
+                    };
+                }
+                Err(cell_error(col, "expected a boolean"))
+            }
+
+            fn instant(
+                &self,
+                col: &'static str,
+                zone: FixedOffset,
+            ) -> Result<Option<Ts>, CellError> {
+                if let Ok(v) = self.try_get::<Option<NaiveDateTime>, _>(col) {
+                    return Ok(v.map(ts_of));
+                }
+                if let Ok(v) = self.try_get::<Option<DateTime<Utc>>, _>(col) {
+                    return Ok(v.map(|v| ts_of(v.with_timezone(&zone).naive_local())));
+                }
+                if let Ok(v) = self.try_get::<Option<NaiveDate>, _>(col) {
+                    return Ok(v.map(|d| ts_of(d.and_hms_opt(0, 0, 0).expect("midnight"))));
+                }
+                if let Ok(v) = self.try_get::<Option<String>, _>(col) {
+                    return match v {
+                        None => Ok(None),
+                        Some(s) if s.trim().is_empty() => Ok(None),
+                        Some(s) => parse_instant(&s, zone).map(Some).ok_or_else(|| {
+                            cell_error(
+                                col,
+                                format!("{s:?} is not a timestamp (YYYY-MM-DD HH:MM:SS)"),
+                            )
+                        }),
+                    };
+                }
+                Err(cell_error(col, "expected a timestamp"))
+            }
+        }
+    };
+}
+
+impl_cells!(SqliteRow);
+impl_cells!(PgRow);
+impl_cells!(MySqlRow);
+
+fn required<T>(col: &'static str, v: Option<T>) -> Result<T, CellError> {
+    v.ok_or_else(|| cell_error(col, "is NULL"))
+}
+
+fn agency(r: &dyn Cells, _: FixedOffset) -> Result<Agency, CellError> {
+    Ok(Agency {
+        code: required("code", r.text("code")?)?,
+        name: r.text("name")?.unwrap_or_default(),
+        parent_code: r.text("parent_code")?.filter(|p| !p.is_empty()),
+        level: r.text("level")?.unwrap_or_default(),
+    })
+}
+
+fn sector(r: &dyn Cells, _: FixedOffset) -> Result<Sector, CellError> {
+    Ok(Sector {
+        code: required("code", r.text("code")?)?,
+        name: r.text("name")?.unwrap_or_default(),
+    })
+}
+
+fn procedure(r: &dyn Cells, _: FixedOffset) -> Result<Procedure, CellError> {
+    Ok(Procedure {
+        code: required("code", r.text("code")?)?,
+        name: r.text("name")?.unwrap_or_default(),
+        sector_code: r.text("sector_code")?.unwrap_or_default(),
+        deadline_days: r.float("deadline_days")?,
+        online_level: r.text("online_level")?.unwrap_or_default(),
+    })
+}
+
+fn dossier(r: &dyn Cells, zone: FixedOffset) -> Result<DossierRow, CellError> {
+    Ok(DossierRow {
+        code: required("code", r.text("code")?)?,
+        procedure_code: r.text("procedure_code")?.unwrap_or_default(),
+        agency_code: r.text("agency_code")?.unwrap_or_default(),
+        channel: r.int("channel")?,
+        // A NULL status is judged like any status outside 1–10.
+        status: r.int("status")?.unwrap_or(0),
+        received_at: r.instant("received_at", zone)?,
+        due_at: r.instant("due_at", zone)?,
+        finished_at: r.instant("finished_at", zone)?,
+        returned_at: r.instant("returned_at", zone)?,
+        digitized: r.boolean("digitized")?.unwrap_or(false),
+        e_result: r.boolean("e_result")?.unwrap_or(false),
+        paid_online: r.boolean("paid_online")?.unwrap_or(false),
+        updated_at: r.instant("updated_at", zone)?,
+    })
+}
+
+/// A supplement row without a request time cannot stop any clock: skipped.
+fn supplement(r: &dyn Cells, zone: FixedOffset) -> Result<Option<SupplementRow>, CellError> {
+    let Some(requested_at) = r.instant("requested_at", zone)? else {
+        return Ok(None);
+    };
+    Ok(Some(SupplementRow {
+        dossier_code: required("dossier_code", r.text("dossier_code")?)?,
+        requested_at,
+        resumed_at: r.instant("resumed_at", zone)?,
+    }))
+}
+
+fn apology(r: &dyn Cells, zone: FixedOffset) -> Result<ApologyRow, CellError> {
+    Ok(ApologyRow {
+        dossier_code: required("dossier_code", r.text("dossier_code")?)?,
+        issued_at: r.instant("issued_at", zone)?,
+        new_due_at: r.instant("new_due_at", zone)?,
+    })
+}
+
+fn evaluation(r: &dyn Cells, zone: FixedOffset) -> Result<EvaluationRow, CellError> {
+    Ok(EvaluationRow {
+        dossier_code: r.text("dossier_code")?,
+        agency_code: r.text("agency_code")?.unwrap_or_default(),
+        evaluated_at: r.instant("evaluated_at", zone)?,
+        rating: r.text("rating")?.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://motcua:s3cret@db:5432/onestop"),
+            "postgres://motcua:***@db:5432/onestop"
+        );
+        assert_eq!(
+            redact_url("mysql://root@127.0.0.1/x?ssl=1"),
+            "mysql://root@127.0.0.1/x?ssl=1"
+        );
+        assert_eq!(redact_url("sqlite:demo.sqlite"), "sqlite:demo.sqlite");
+    }
+
+    #[test]
+    fn dialect_from_url() {
+        assert_eq!(Dialect::of_url("sqlite::memory:").unwrap(), Dialect::Sqlite);
+        assert_eq!(
+            Dialect::of_url("postgresql://x/y").unwrap(),
+            Dialect::Postgres
+        );
+        assert_eq!(Dialect::of_url("mariadb://x/y").unwrap(), Dialect::MySql);
+        let err = Dialect::of_url("oracle://u:pw@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("oracle://u:***@h/db"), "{err}");
+    }
+
+    #[test]
+    fn parses_vendor_timestamps() {
+        let zone = FixedOffset::east_opt(7 * 3600).unwrap();
+        let base = parse_instant("2025-03-01 08:30:00", zone).unwrap();
+        assert_eq!(parse_instant("2025-03-01T08:30:00", zone), Some(base));
+        assert_eq!(parse_instant("2025-03-01T01:30:00Z", zone), Some(base));
+        assert_eq!(parse_instant("2025-03-01 08:30:00.000", zone), Some(base));
+        assert_eq!(
+            parse_instant("2025-03-01", zone),
+            Some(base - 8 * 3600 - 1800)
+        );
+        assert_eq!(parse_instant("01/03/2025", zone), None);
+    }
+
+    #[test]
+    fn splits_scripts() {
+        let parts: Vec<_> =
+            split_statements("-- c\nCREATE TABLE a (x INT);\nCREATE TABLE b (y INT);\n").collect();
+        assert_eq!(
+            parts,
+            ["-- c\nCREATE TABLE a (x INT)", "CREATE TABLE b (y INT)"]
+        );
+    }
+}
