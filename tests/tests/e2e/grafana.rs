@@ -68,10 +68,8 @@ fn classify(name: &str) -> Option<Series> {
             Kind::Counter if name == *base => return Some(Series::Cumulative),
             Kind::Gauge if name == *base => return Some(Series::Gauge),
             Kind::Histogram => {
-                if let Some(suffix) = name.strip_prefix(base) {
-                    if matches!(suffix, "_bucket" | "_sum" | "_count") {
-                        return Some(Series::Cumulative);
-                    }
+                if let Some("_bucket" | "_sum" | "_count") = name.strip_prefix(base) {
+                    return Some(Series::Cumulative);
                 }
             }
             _ => {}
@@ -127,20 +125,20 @@ fn dashboards() -> Vec<(PathBuf, Value)> {
 }
 
 fn rule_files() -> Vec<PathBuf> {
-    let files = files_in(
-        &grafana_dir().join("prometheus/rules"),
-        &[".yml", ".yaml"],
+    let files = files_in(&grafana_dir().join("prometheus/rules"), &[".yml", ".yaml"]);
+    assert!(
+        !files.is_empty(),
+        "no rule files in grafana/prometheus/rules"
     );
-    assert!(!files.is_empty(), "no rule files in grafana/prometheus/rules");
     files
 }
 
 fn rule_test_files() -> Vec<PathBuf> {
-    let files = files_in(
-        &grafana_dir().join("prometheus/tests"),
-        &[".yml", ".yaml"],
+    let files = files_in(&grafana_dir().join("prometheus/tests"), &[".yml", ".yaml"]);
+    assert!(
+        !files.is_empty(),
+        "no promtool tests in grafana/prometheus/tests"
     );
-    assert!(!files.is_empty(), "no promtool tests in grafana/prometheus/tests");
     files
 }
 
@@ -320,7 +318,13 @@ fn range_after(chars: &[char], mut i: usize) -> Option<String> {
         return None;
     }
     let close = chars[i..].iter().position(|&c| c == ']')? + i;
-    Some(chars[i + 1..close].iter().collect::<String>().trim().to_owned())
+    Some(
+        chars[i + 1..close]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_owned(),
+    )
 }
 
 /// Problems with one expression: unknown motcua names, unknown recording
@@ -332,7 +336,9 @@ fn check_expr(expr: &str, records: &BTreeSet<String>) -> Vec<String> {
     for (start, name) in identifiers(&chars) {
         if name.contains(':') {
             if !records.contains(&name) {
-                problems.push(format!("`{name}` is not a recording rule of grafana/prometheus/rules"));
+                problems.push(format!(
+                    "`{name}` is not a recording rule of grafana/prometheus/rules"
+                ));
             }
             continue;
         }
@@ -375,11 +381,15 @@ fn check_expr(expr: &str, records: &BTreeSet<String>) -> Vec<String> {
             continue;
         }
         let rest: String = chars[open..].iter().collect();
-        let window = rest
-            .find('[')
-            .and_then(|a| rest[a + 1..].find(']').map(|b| rest[a + 1..a + 1 + b].trim().to_owned()));
+        let window = rest.find('[').and_then(|a| {
+            rest[a + 1..]
+                .find(']')
+                .map(|b| rest[a + 1..a + 1 + b].trim().to_owned())
+        });
         if window.as_deref() != Some("$__rate_interval") {
-            problems.push(format!("rate() window must be $__rate_interval, found {window:?}"));
+            problems.push(format!(
+                "rate() window must be $__rate_interval, found {window:?}"
+            ));
         }
     }
     problems
@@ -412,7 +422,11 @@ fn expressions(dashboard: &Value) -> Vec<(String, String)> {
             }
         }
     }
-    for v in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for v in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if v["type"] == "query" {
             let q = v["query"]["query"]
                 .as_str()
@@ -462,7 +476,10 @@ fn grafana_dashboards_are_well_formed() {
         }
 
         // Exactly one datasource variable, of type datasource, for Prometheus.
-        let vars = d["templating"]["list"].as_array().cloned().unwrap_or_default();
+        let vars = d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let ds_vars: Vec<&Value> = vars.iter().filter(|v| v["type"] == "datasource").collect();
         if ds_vars.len() != 1
             || ds_vars[0]["name"] != "datasource"
@@ -474,7 +491,10 @@ fn grafana_dashboards_are_well_formed() {
         }
         for v in vars.iter().filter(|v| v["type"] == "query") {
             if v["datasource"]["uid"] != "${datasource}" {
-                bad(format!("variable {} does not use ${{datasource}}", v["name"]));
+                bad(format!(
+                    "variable {} does not use ${{datasource}}",
+                    v["name"]
+                ));
             }
         }
 
@@ -520,10 +540,15 @@ fn grafana_dashboards_are_well_formed() {
                 bad(format!("panel {title} has no description"));
             }
             if !non_empty_str(&p["fieldConfig"]["defaults"]["unit"]) {
-                bad(format!("panel {title} has no unit (fieldConfig.defaults.unit)"));
+                bad(format!(
+                    "panel {title} has no unit (fieldConfig.defaults.unit)"
+                ));
             }
-            if p["datasource"]["type"] != "prometheus" || p["datasource"]["uid"] != "${datasource}" {
-                bad(format!("panel {title} does not use the ${{datasource}} variable"));
+            if p["datasource"]["type"] != "prometheus" || p["datasource"]["uid"] != "${datasource}"
+            {
+                bad(format!(
+                    "panel {title} does not use the ${{datasource}} variable"
+                ));
             }
             let targets = p["targets"].as_array().cloned().unwrap_or_default();
             if targets.is_empty() {
@@ -534,12 +559,19 @@ fn grafana_dashboards_are_well_formed() {
                     bad(format!("panel {title} target {} has no expr", t["refId"]));
                 }
                 if !t["datasource"].is_null() && t["datasource"]["uid"] != "${datasource}" {
-                    bad(format!("panel {title} target {} has another datasource", t["refId"]));
+                    bad(format!(
+                        "panel {title} target {} has another datasource",
+                        t["refId"]
+                    ));
                 }
             }
         }
     }
-    assert!(problems.is_empty(), "dashboard problems:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "dashboard problems:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 #[test]
@@ -558,7 +590,11 @@ fn grafana_dashboard_queries_use_design_metrics_and_rate_counters() {
             }
         }
     }
-    assert!(problems.is_empty(), "query problems:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "query problems:\n  {}",
+        problems.join("\n  ")
+    );
     // The checker itself must see what it is meant to check.
     for name in [
         "motcua_dossiers_resolved_total",
@@ -574,10 +610,21 @@ fn grafana_dashboard_queries_use_design_metrics_and_rate_counters() {
 fn grafana_query_checker_catches_mistakes() {
     let records: BTreeSet<String> = ["agency:motcua_x:ratio".to_owned()].into();
     let ok = |e: &str| assert_eq!(check_expr(e, &records), Vec::<String>::new(), "{e}");
-    let bad = |e: &str| assert!(!check_expr(e, &records).is_empty(), "should be rejected: {e}");
-    ok(r#"sum by (agency) (rate(motcua_dossiers_received_total{channel="online"}[$__rate_interval]))"#);
-    ok("histogram_quantile(0.9, sum by (le) (increase(motcua_dossier_processing_workdays_bucket[$__range])))");
-    ok(r#"motcua_dossiers_pending{state="motcua_bogus_total"} * on (agency) group_left (name) motcua_agency_info"#);
+    let bad = |e: &str| {
+        assert!(
+            !check_expr(e, &records).is_empty(),
+            "should be rejected: {e}"
+        )
+    };
+    ok(
+        r#"sum by (agency) (rate(motcua_dossiers_received_total{channel="online"}[$__rate_interval]))"#,
+    );
+    ok(
+        "histogram_quantile(0.9, sum by (le) (increase(motcua_dossier_processing_workdays_bucket[$__range])))",
+    );
+    ok(
+        r#"motcua_dossiers_pending{state="motcua_bogus_total"} * on (agency) group_left (name) motcua_agency_info"#,
+    );
     ok("agency:motcua_x:ratio{agency=~\"$agency\"}");
     bad("sum(motcua_dossiers_received_total)");
     bad("rate(motcua_dossiers_received_total[5m])");
@@ -611,18 +658,29 @@ fn grafana_rules_use_design_metrics_and_known_records() {
                 problems.push(format!("{}: unknown recording rule {name}", file.display()));
             }
             if name.starts_with("motcua_") && classify(&name).is_none() {
-                problems.push(format!("{}: `{name}` is not a metric of DESIGN §4", file.display()));
+                problems.push(format!(
+                    "{}: `{name}` is not a metric of DESIGN §4",
+                    file.display()
+                ));
             }
         }
     }
-    assert!(problems.is_empty(), "rule problems:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "rule problems:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 #[test]
 fn grafana_alerts_have_annotations_runbooks_and_tests() {
     let root = repo_root();
     let alerts = alert_rules();
-    assert!(alerts.len() >= 10, "expected the alerts of issue 3, found {}", alerts.len());
+    assert!(
+        alerts.len() >= 10,
+        "expected the alerts of issue 3, found {}",
+        alerts.len()
+    );
     let tests: String = rule_test_files().iter().map(|p| read(p)).collect();
     let mut problems = Vec::new();
     let mut names = BTreeSet::new();
@@ -632,13 +690,19 @@ fn grafana_alerts_have_annotations_runbooks_and_tests() {
             bad("defined twice".into());
         }
         for key in ALERT_ANNOTATIONS {
-            if !a.block.iter().any(|l| yaml_value(l, key).is_some_and(|v| !v.is_empty())) {
+            if !a
+                .block
+                .iter()
+                .any(|l| yaml_value(l, key).is_some_and(|v| !v.is_empty()))
+            {
                 bad(format!("has no {key} annotation"));
             }
         }
         let severity = a.block.iter().find_map(|l| yaml_value(l, "severity"));
         if !matches!(severity, Some("page" | "ticket")) {
-            bad(format!("severity must be page or ticket, found {severity:?}"));
+            bad(format!(
+                "severity must be page or ticket, found {severity:?}"
+            ));
         }
         let runbook = format!("grafana/runbooks/{}.md", a.name);
         match a.block.iter().find_map(|l| yaml_value(l, "runbook_url")) {
@@ -647,17 +711,25 @@ fn grafana_alerts_have_annotations_runbooks_and_tests() {
                     bad(format!("runbook {runbook} does not exist"));
                 }
             }
-            other => bad(format!("runbook_url should point at {runbook}, found {other:?}")),
+            other => bad(format!(
+                "runbook_url should point at {runbook}, found {other:?}"
+            )),
         }
         let tested = tests
             .lines()
             .filter(|l| yaml_value(l, "alertname") == Some(a.name.as_str()))
             .count();
         if tested < 2 {
-            bad(format!("needs promtool tests where it fires and where it stays silent, found {tested} cases"));
+            bad(format!(
+                "needs promtool tests where it fires and where it stays silent, found {tested} cases"
+            ));
         }
     }
-    assert!(problems.is_empty(), "alert problems:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "alert problems:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -698,7 +770,12 @@ fn run_tool(tool: &str, package: &str, dir: &Path, args: &[String]) -> Option<St
 fn relative_to(base: &Path, files: &[PathBuf]) -> Vec<String> {
     files
         .iter()
-        .map(|p| p.strip_prefix(base).unwrap_or(p).to_string_lossy().into_owned())
+        .map(|p| {
+            p.strip_prefix(base)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect()
 }
 
@@ -769,7 +846,9 @@ fn grafana_amtool_check_config() {
         .output();
     match out {
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            eprintln!("SKIPPED: amtool is not installed (Debian package `prometheus-alertmanager`)");
+            eprintln!(
+                "SKIPPED: amtool is not installed (Debian package `prometheus-alertmanager`)"
+            );
         }
         Err(e) => panic!("cannot run amtool: {e}"),
         Ok(out) => assert!(
