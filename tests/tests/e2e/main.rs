@@ -1,1 +1,3 @@
 mod grafana;
+mod engines;
+mod support;
