@@ -859,3 +859,388 @@ fn grafana_amtool_check_config() {
         ),
     }
 }
+
+// ---------------------------------------------------------------------------
+// A real Prometheus scraping a real exporter
+
+/// A child process that is killed when the test ends, however it ends.
+struct Running {
+    name: &'static str,
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn start(name: &'static str, mut cmd: Command, log: PathBuf) -> Running {
+        let out = fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Running { name, child, log }
+    }
+
+    /// Panics with the end of the log when the process has exited.
+    fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "{} exited ({status}); its log ends with:\n{}",
+                self.name,
+                tail(&self.log)
+            );
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// GET over plain HTTP/1.0 on loopback; returns (status, body).
+fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_owned()))
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Calls the Prometheus HTTP API; returns `data` or the error text.
+fn prom_api(port: u16, path: &str) -> Result<Value, String> {
+    let (status, body) = http_get(port, path).map_err(|e| e.to_string())?;
+    let v: Value =
+        serde_json::from_str(&body).map_err(|e| format!("HTTP {status}: {e}: {body}"))?;
+    if v["status"] != "success" {
+        return Err(format!("HTTP {status}: {body}"));
+    }
+    Ok(v["data"].clone())
+}
+
+fn instant_query(port: u16, expr: &str) -> Result<Vec<Value>, String> {
+    let data = prom_api(port, &format!("/api/v1/query?query={}", url_encode(expr)))?;
+    Ok(data["result"].as_array().cloned().unwrap_or_default())
+}
+
+fn wait_until(what: &str, secs: u64, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("gave up after {secs}s waiting for {what}: {e}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
+        }
+    }
+}
+
+/// Builds the exporter binary (same profile as this test) and returns it.
+fn exporter_binary() -> PathBuf {
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "motcua-exporter",
+        "--bin",
+        "motcua-exporter",
+        "--message-format=json",
+    ])
+    .current_dir(repo_root());
+    if cfg!(not(debug_assertions)) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("cannot run cargo build");
+    assert!(
+        out.status.success(),
+        "cargo build -p motcua-exporter failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "motcua-exporter")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no motcua-exporter executable")
+}
+
+/// The Grafana variables of one dashboard filled with real values: each
+/// `label_values(selector, label)` query is asked of Prometheus (after
+/// filling the variables before it) and its first value is taken.
+fn fill_variables(port: u16, dashboard: &Value) -> Vec<(String, String)> {
+    let mut values: Vec<(String, String)> = Vec::new();
+    for v in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if v["type"] != "query" {
+            continue;
+        }
+        let name = v["name"].as_str().expect("variable name").to_owned();
+        let query = v["query"]["query"]
+            .as_str()
+            .or(v["definition"].as_str())
+            .expect("variable query");
+        let (selector, label) = query
+            .strip_prefix("label_values(")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.rsplit_once(','))
+            .unwrap_or_else(|| {
+                panic!("variable {name}: only label_values(selector, label) is supported")
+            });
+        let selector = fill(selector.trim(), &values);
+        let data = prom_api(
+            port,
+            &format!(
+                "/api/v1/label/{}/values?match[]={}",
+                label.trim(),
+                url_encode(&selector)
+            ),
+        )
+        .unwrap_or_else(|e| panic!("variable {name}: {e}"));
+        let first = data
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("variable {name}: `{query}` has no values"))
+            .to_owned();
+        values.push((name, first));
+    }
+    values
+}
+
+fn fill(expr: &str, vars: &[(String, String)]) -> String {
+    let mut e = expr
+        .replace("$__rate_interval", "1m")
+        .replace("$__range", "1h")
+        .replace("$__interval", "15s");
+    // Longest names first, so that $agency never eats a prefix of another.
+    let mut vars = vars.to_vec();
+    vars.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    for (name, value) in vars {
+        e = e
+            .replace(&format!("${{{name}}}"), &value)
+            .replace(&format!("${name}"), &value);
+    }
+    e
+}
+
+#[test]
+fn grafana_live_prometheus_evaluates_every_query() {
+    // Prometheus itself is the one thing this test cannot build.
+    match Command::new("prometheus").arg("--version").output() {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            if in_ci() {
+                panic!("prometheus is required with CI=true (Debian package `prometheus`)");
+            }
+            eprintln!("SKIPPED: prometheus is not installed (Debian package `prometheus`)");
+            return;
+        }
+        Err(e) => panic!("cannot run prometheus: {e}"),
+    }
+    let exporter_bin = exporter_binary();
+
+    let dir = std::env::temp_dir().join(format!("motcua-grafana-live-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(dir.clone());
+
+    // The exporter over a small demo database.
+    let exporter_port = free_port();
+    fs::write(
+        dir.join("exporter.toml"),
+        format!(
+            "data_dir = {}\ndemo_dossiers = 20000\n",
+            serde_json::to_string(&dir.join("data").to_string_lossy()).unwrap()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(&exporter_bin);
+    cmd.arg("--demo")
+        .arg("--config")
+        .arg(dir.join("exporter.toml"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{exporter_port}"))
+        .current_dir(&dir)
+        .env_remove("MOTCUA_DATABASE_URL")
+        .env_remove("MOTCUA_CONFIG");
+    let mut exporter = Running::start("motcua-exporter", cmd, dir.join("exporter.log"));
+    wait_until("the exporter's first refresh", 300, || {
+        exporter.assert_alive();
+        let (status, body) = http_get(exporter_port, "/metrics").map_err(|e| e.to_string())?;
+        if status == 200 && body.lines().any(|l| l.trim() == "motcua_up 1") {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}, motcua_up not 1 yet"))
+        }
+    });
+
+    // Prometheus scraping it every second, with our rules.
+    let prom_port = free_port();
+    let rules: Vec<String> = rule_files()
+        .iter()
+        .map(|p| serde_json::to_string(&p.to_string_lossy()).unwrap())
+        .collect();
+    fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             rule_files: [{}]\n\
+             scrape_configs:\n  - job_name: motcua\n    static_configs:\n      - targets: [\"127.0.0.1:{exporter_port}\"]\n",
+            rules.join(", ")
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("prometheus");
+    cmd.arg(format!(
+        "--config.file={}",
+        dir.join("prometheus.yml").display()
+    ))
+    .arg(format!(
+        "--storage.tsdb.path={}",
+        dir.join("tsdb").display()
+    ))
+    .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+    .current_dir(&dir);
+    let mut prometheus = Running::start("prometheus", cmd, dir.join("prometheus.log"));
+
+    // A few scrapes, and every rule evaluated at least once with data.
+    let records = recording_rules();
+    wait_until("a few scrapes and every recording rule", 120, || {
+        prometheus.assert_alive();
+        exporter.assert_alive();
+        let scrapes = instant_query(prom_port, r#"count_over_time(up{job="motcua"}[1m])"#)?;
+        let n = scrapes
+            .first()
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if n < 5.0 {
+            return Err(format!("{n} scrapes so far"));
+        }
+        for r in &records {
+            if instant_query(prom_port, r)?.is_empty() {
+                return Err(format!("recording rule {r} has no data yet"));
+            }
+        }
+        Ok(())
+    });
+    let up = instant_query(prom_port, r#"up{job="motcua"}"#).unwrap();
+    assert_eq!(
+        up.first().map(|s| s["value"][1].clone()),
+        Some(Value::from("1")),
+        "{up:?}"
+    );
+
+    let mut problems = Vec::new();
+    let mut evaluated = 0;
+
+    // Every rule as loaded by Prometheus: healthy, and its query works.
+    let groups = prom_api(prom_port, "/api/v1/rules").expect("rules API");
+    let mut loaded = 0;
+    for g in groups["groups"].as_array().into_iter().flatten() {
+        for r in g["rules"].as_array().into_iter().flatten() {
+            loaded += 1;
+            let name = r["name"].as_str().unwrap_or("?");
+            if r["health"] != "ok" {
+                problems.push(format!(
+                    "rule {name} is {}: {}",
+                    r["health"], r["lastError"]
+                ));
+            }
+            let query = r["query"].as_str().unwrap_or_default();
+            evaluated += 1;
+            match instant_query(prom_port, query) {
+                Err(e) => problems.push(format!("rule {name}: {e}\n      {query}")),
+                // An alert's condition may well be false; a recorded series
+                // must exist.
+                Ok(res) if res.is_empty() && r["type"] == "recording" => problems.push(format!(
+                    "recording rule {name} returns no data\n      {query}"
+                )),
+                Ok(_) => {}
+            }
+        }
+    }
+    let defined = records.len() + alert_rules().len();
+    assert_eq!(
+        loaded, defined,
+        "Prometheus loaded {loaded} rules, the files define {defined}"
+    );
+
+    // Every dashboard query, with its variables filled with real values.
+    for (path, d) in dashboards() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let vars = fill_variables(prom_port, &d);
+        for (place, expr) in expressions(&d) {
+            if place.starts_with("variable") {
+                continue;
+            }
+            let filled = fill(&expr, &vars);
+            evaluated += 1;
+            match instant_query(prom_port, &filled) {
+                Err(e) => problems.push(format!("{file} {place}: {e}\n      {filled}")),
+                Ok(res) if res.is_empty() => problems.push(format!(
+                    "{file} {place}: no data (variables {vars:?})\n      {filled}"
+                )),
+                Ok(_) => {}
+            }
+        }
+    }
+    prometheus.assert_alive();
+    assert!(
+        problems.is_empty(),
+        "{} of {evaluated} queries failed:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+    eprintln!("{evaluated} rule and dashboard queries evaluated against a live Prometheus");
+}
