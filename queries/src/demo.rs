@@ -163,6 +163,9 @@ const EVALUATION_SHARE: f64 = 0.3; // of resolved dossiers
 const ANONYMOUS_EVALUATION_SHARE: f64 = 0.08; // kiosk ratings without a dossier code
 const BAD_RATING_SHARE: f64 = 0.0005; // of evaluations
 
+/// How steeply a sector's dossiers concentrate on its first procedures.
+const ZIPF_EXPONENT: f64 = 1.2;
+
 /// The agencies whose lateness the demo is about, with their late share.
 const LATE_AGENCIES: [(&str, f64); 3] = [("DBI.STNMT", 0.24), ("DBI.HMN", 0.27), ("DBI.HTG", 0.17)];
 
@@ -729,9 +732,10 @@ fn build_catalogue() -> Catalogue {
         if let Some((_, sector_weight, first)) = current {
             // Zipf within the sector, scaled to the sector's share.
             let n = weights.len() - first;
-            let norm: f64 = (1..=n).map(|r| 1.0 / r as f64).sum();
+            let zipf = |rank: usize| (rank as f64).powf(-ZIPF_EXPONENT);
+            let norm: f64 = (1..=n).map(zipf).sum();
             for (rank, w) in weights[first..].iter_mut().enumerate() {
-                *w = sector_weight / (rank + 1) as f64 / norm;
+                *w = sector_weight * zipf(rank + 1) / norm;
             }
         }
     };
@@ -1101,8 +1105,7 @@ impl Generator {
             // Early: a working day before the due date.
             let room = self.cal.workdays_between(day, due_day);
             if room >= 1 {
-                let u: f64 = self.rng.random();
-                let k = ((u.powf(1.6) * room as f64) as i64).min(room - 1);
+                let k = self.rng.random_range(0..room);
                 let d = if k == 0 { day } else { self.nth(day, k) };
                 if (k > 0 || self.workday(day))
                     && let Some(t) = self.office_between(d, t0 + 15 * MINUTE, Ts::MAX)
@@ -1888,7 +1891,7 @@ mod tests {
                     online_level: p.online.label().into(),
                 })
                 .collect(),
-            dossiers: all.dossiers.iter().map(|d| dossier_row(d)).collect(),
+            dossiers: all.dossiers.iter().map(dossier_row).collect(),
             supplements: all
                 .supplements
                 .iter()
@@ -1961,6 +1964,15 @@ mod tests {
         let mut later = a.clone();
         later.end = end().succ_opt().unwrap();
         assert_ne!(hash_batches(&a), hash_batches(&later));
+    }
+
+    #[tokio::test]
+    async fn write_demo_can_run_on_a_spawned_task() {
+        fn assert_send<T: Send>(_: &T) {}
+        let source = Source::open("sqlite::memory:", &ConnectOptions::default()).unwrap();
+        let config = small(1, 10);
+        assert_send(&write_demo(&source, &config, false));
+        assert_send(&insert_batches(&config));
     }
 
     #[test]
@@ -2404,66 +2416,6 @@ mod tests {
         );
         let apology_share = apologised as f64 / late_or_overdue as f64;
         assert!((0.35..=0.6).contains(&apology_share), "{apology_share}");
-    }
-
-    #[test]
-    #[ignore]
-    fn tmp_stats() {
-        let all = full();
-        let rows = source_rows(all);
-        let dataset = build_dataset(rows);
-        let calendar = WorkCalendar::builtin();
-        let judge = Judge::new(&dataset, &calendar);
-        let now = DemoConfig::new(end()).now();
-        let mut per: std::collections::BTreeMap<&str, [usize; 8]> = Default::default();
-        for d in &dataset.dossiers {
-            let code = dataset.agency_codes[d.agency as usize].as_str();
-            let e = per.entry(code).or_default();
-            e[0] += 1;
-            match judge.timeliness(d) {
-                Some(Timeliness::Early) => e[1] += 1,
-                Some(Timeliness::OnTime) => e[2] += 1,
-                Some(Timeliness::Late) => e[3] += 1,
-                None => {}
-            }
-            match judge.state_at(d, now, true) {
-                StateAt::Pending(PendingState::InTime) => e[4] += 1,
-                StateAt::Pending(PendingState::Overdue) => e[5] += 1,
-                StateAt::Pending(PendingState::Paused) => e[6] += 1,
-                _ => {}
-            }
-            if d.has_apology { e[7] += 1; }
-        }
-        for (k, v) in &per {
-            eprintln!("{k:14} n={:6} early={:6} on={:6} late={:5} ({:.3}) pend in={:4} over={:4} paused={:3} apol={}", v[0], v[1], v[2], v[3], v[3] as f64 / (v[1]+v[2]+v[3]).max(1) as f64, v[4], v[5], v[6], v[7]);
-        }
-        eprintln!("rejected {:?}", dataset.rejected);
-        let mut st: std::collections::BTreeMap<u8, usize> = Default::default();
-        for d in &all.dossiers { *st.entry(d.status).or_default() += 1; }
-        eprintln!("status {st:?}");
-        eprintln!("supp {} apol {} eval {}", all.supplements.len(), all.apologies.len(), all.evaluations.len());
-        // last 3 weeks status
-        let end_day = day_number(end());
-        let mut recent: std::collections::BTreeMap<u8, usize> = Default::default();
-        for d in all.dossiers.iter().filter(|d| d.id.0 > end_day - 21) { *recent.entry(d.status).or_default() += 1; }
-        eprintln!("last 3 weeks {recent:?}");
-        // per month counts
-        let mut months: std::collections::BTreeMap<(i32,u32), usize> = Default::default();
-        for d in &all.dossiers { let dt = date_of(d.id.0); *months.entry((dt.year(), dt.month())).or_default() += 1; }
-        eprintln!("months {months:?}");
-        let mut dom = [0usize; 32];
-        for d in &all.dossiers { dom[date_of(d.id.0).day() as usize] += 1; }
-        eprintln!("day of month {dom:?}");
-        let dig = all.dossiers.iter().filter(|d| d.digitized).count();
-        let er = all.dossiers.iter().filter(|d| d.e_result).count();
-        let po = all.dossiers.iter().filter(|d| d.paid_online).count();
-        eprintln!("digitized {dig} e_result {er} paid_online {po}");
-        let mut hours = [0usize; 24];
-        for d in &all.dossiers { if let Some(r) = d.received { hours[((r.rem_euclid(86400))/3600) as usize] += 1; } }
-        eprintln!("hours {hours:?}");
-        for s in insert_batches(&small(1, 3)).take(4) { eprintln!("{}", &s[..s.len().min(600)]); }
-        let b: Vec<String> = insert_batches(&small(1, 3000)).collect();
-        for s in b.iter().filter(|s| !s.starts_with("INSERT INTO agencies") && !s.starts_with("INSERT INTO sectors") && !s.starts_with("INSERT INTO procedures")) { eprintln!("{}", &s[..s.len().min(700)]); }
     }
 
     /// Timings: `cargo test --release -p motcua-queries demo::tests::timing -- --ignored --nocapture`.
