@@ -1,0 +1,239 @@
+//! The exporter process: settings → source check → refresh loop + HTTP
+//! server, with SIGHUP reloads and graceful shutdown on SIGTERM / Ctrl-C.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::config::{Cli, DatabaseUrl, Settings};
+use crate::events::{self, ConfigReloadFailed, ConfigReloaded};
+use crate::http::router;
+use crate::refresh::{Pipeline, Refresher, SetupError, load_calendar};
+use crate::state::Shared;
+
+/// Looks up an environment variable (the process environment, or a fake one in tests).
+pub type EnvLookup = fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// The log filter when `RUST_LOG` is not set. sqlx warns about every
+/// statement slower than 1 s, which reading a large `dossiers` table always
+/// is: those warnings would repeat on every refresh, so they are off unless
+/// `RUST_LOG` asks for them.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx::query=error";
+
+/// Sets up logging: one line per event on stderr, filtered by `RUST_LOG`
+/// (default [`DEFAULT_LOG_FILTER`]).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Why startup stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("checking the SQL files on the source database failed: {0}")]
+    Check(#[source] motcua_queries::SourceError),
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+/// Resolves the source URL: the configured one, or the demo database
+/// (generated first when missing).
+async fn source_url(settings: &Settings) -> Result<DatabaseUrl, StartError> {
+    if settings.demo {
+        if let Some((_, origin)) = &settings.database_url {
+            warn!(%origin, "--demo given: the configured database URL is ignored");
+        }
+        let zone = load_calendar(settings)?.timezone();
+        let (path, generated) = crate::demo::prepare(
+            &settings.data_dir,
+            settings.demo_dossiers,
+            zone,
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .await?;
+        events::demo_ready(&path, generated);
+        return Ok(crate::demo::sqlite_url(&path));
+    }
+    let (url, _) = settings
+        .database_url
+        .clone()
+        .ok_or(crate::config::ConfigError::MissingUrl)?;
+    Ok(url)
+}
+
+/// Checks the SQL files when the source is reachable. A source that cannot
+/// be reached is not an error (the refresh loop retries); SQL that does not
+/// fit is.
+async fn check_source(pipeline: &Pipeline) -> Result<(), StartError> {
+    match pipeline.check().await {
+        Ok(()) => {
+            events::source_checked(&pipeline.source_label);
+            Ok(())
+        }
+        Err(e) if e.is_unavailable() => {
+            events::source_unavailable_at_start(&pipeline.source_label, &e);
+            Ok(())
+        }
+        Err(e) => Err(StartError::Check(e)),
+    }
+}
+
+/// Runs the exporter until SIGTERM or Ctrl-C.
+pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
+    let settings = Settings::resolve(&cli, &env)?;
+    let url = source_url(&settings).await?;
+    let pipeline = Pipeline::build(&settings, &url)?;
+    // Bind before checking the source so that a busy port fails at once.
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    check_source(&pipeline).await?;
+
+    let shared = Shared::new();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (pipeline_tx, pipeline_rx) = watch::channel(Arc::new(pipeline));
+
+    let refresher =
+        tokio::spawn(Refresher::new(Arc::clone(&shared)).run(pipeline_rx, shutdown_rx.clone()));
+    let reloader = tokio::spawn(reload_on_sighup(Reloader {
+        cli,
+        env,
+        demo_url: settings.demo.then(|| url.clone()),
+        settings,
+        shared: Arc::clone(&shared),
+        pipeline: pipeline_tx,
+        shutdown: shutdown_rx.clone(),
+    }));
+
+    events::listening(listener.local_addr().context("listening socket")?);
+    let mut server_shutdown = shutdown_rx.clone();
+    let signals = tokio::spawn(wait_for_shutdown(shutdown_tx));
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(async move {
+            let _ = server_shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+        .context("HTTP server")?;
+    signals.abort();
+    let _ = refresher.await;
+    let _ = reloader.await;
+    Ok(())
+}
+
+async fn wait_for_shutdown(tx: watch::Sender<bool>) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    events::shutting_down();
+    let _ = tx.send(true);
+}
+
+/// What a SIGHUP reload needs.
+struct Reloader {
+    cli: Cli,
+    env: EnvLookup,
+    /// In demo mode the source stays the demo database.
+    demo_url: Option<DatabaseUrl>,
+    settings: Settings,
+    shared: Arc<Shared>,
+    pipeline: watch::Sender<Arc<Pipeline>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Reloader {
+    /// Re-reads the config file, the calendar and the SQL files; checks the
+    /// SQL on the source when it is reachable.
+    async fn reload(&self) -> Result<(Settings, Pipeline), StartError> {
+        let settings = Settings::resolve(&self.cli, &self.env)?;
+        let url = match &self.demo_url {
+            Some(url) => url.clone(),
+            None => settings
+                .database_url
+                .clone()
+                .map(|(u, _)| u)
+                .ok_or(crate::config::ConfigError::MissingUrl)?,
+        };
+        let pipeline = Pipeline::build(&settings, &url)?;
+        check_source(&pipeline).await?;
+        Ok((settings, pipeline))
+    }
+
+    fn warn_unreloadable(&self, new: &Settings) {
+        let old = &self.settings;
+        if old.listen != new.listen {
+            warn!(old = %old.listen, new = %new.listen, "listen changes need a restart; still serving on the old address");
+        }
+        if old.demo && (old.data_dir != new.data_dir || old.demo_dossiers != new.demo_dossiers) {
+            warn!("data_dir and demo_dossiers changes need a restart");
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(mut r: Reloader) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!("cannot listen for SIGHUP, reloads are off: {e}");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            got = hup.recv() => if got.is_none() { return },
+            _ = r.shutdown.wait_for(|stop| *stop) => return,
+        }
+        events::reload_requested();
+        match r.reload().await {
+            Ok((settings, pipeline)) => {
+                r.warn_unreloadable(&settings);
+                r.shared.emit(ConfigReloaded {
+                    config_file: settings.config_file.as_deref(),
+                    source: &pipeline.source_label,
+                });
+                r.settings = settings;
+                // The refresh loop picks it up and refreshes at once.
+                let _ = r.pipeline.send(Arc::new(pipeline));
+            }
+            Err(e) => r.shared.emit(ConfigReloadFailed { error: &e }),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(mut r: Reloader) {
+    let _ = r.shutdown.wait_for(|stop| *stop).await;
+}

@@ -1,0 +1,242 @@
+//! Internal events: one type per thing that happens to the exporter. Each
+//! event updates the exporter's self-metrics and logs exactly one line, so
+//! the log and `/metrics` always tell the same story.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+use crate::metrics::RefreshStatus;
+
+/// Something that happened, with its effect on the self-metrics.
+pub trait InternalEvent {
+    /// Applies the event to the self-metrics.
+    fn update(&self, status: &mut RefreshStatus);
+    /// Logs the event: one line.
+    fn log(&self);
+    /// Both, in order (the [`crate::state::Shared`] publishes between them,
+    /// so a logged event is already visible on `/metrics`).
+    fn emit(self, status: &mut RefreshStatus)
+    where
+        Self: Sized,
+    {
+        self.update(status);
+        self.log();
+    }
+}
+
+/// A refresh read the source and published new metrics.
+#[derive(Debug)]
+pub struct RefreshSucceeded<'a> {
+    pub source: &'a str,
+    pub duration: Duration,
+    pub finished_unix: f64,
+    pub dossiers: usize,
+    pub rejected_rows: u64,
+    /// Consecutive failures this success ends (0 when none).
+    pub recovered_after: u32,
+}
+
+impl InternalEvent for RefreshSucceeded<'_> {
+    fn update(&self, status: &mut RefreshStatus) {
+        status.up = true;
+        status.last_success_unix = self.finished_unix;
+        status.last_duration_seconds = self.duration.as_secs_f64();
+    }
+
+    fn log(&self) {
+        if self.recovered_after > 0 {
+            info!(
+                source = self.source,
+                duration_s = format_args!("{:.3}", self.duration.as_secs_f64()),
+                dossiers = self.dossiers,
+                rejected_rows = self.rejected_rows,
+                failed_attempts = self.recovered_after,
+                "refresh succeeded again: source is back"
+            );
+        } else {
+            info!(
+                source = self.source,
+                duration_s = format_args!("{:.3}", self.duration.as_secs_f64()),
+                dossiers = self.dossiers,
+                rejected_rows = self.rejected_rows,
+                "refresh succeeded"
+            );
+        }
+    }
+}
+
+/// A refresh attempt failed; the last good metrics stay published.
+#[derive(Debug)]
+pub struct RefreshFailed<'a> {
+    pub source: &'a str,
+    pub error: &'a (dyn std::error::Error + 'static),
+    pub duration: Duration,
+    /// Consecutive failed attempts, this one included.
+    pub attempt: u32,
+    pub retry_in: Duration,
+}
+
+impl InternalEvent for RefreshFailed<'_> {
+    fn update(&self, status: &mut RefreshStatus) {
+        status.up = false;
+        status.failures_total += 1;
+        status.last_duration_seconds = self.duration.as_secs_f64();
+    }
+
+    fn log(&self) {
+        warn!(
+            source = self.source,
+            attempt = self.attempt,
+            retry_in = %humantime::format_duration(self.retry_in),
+            "refresh failed, keeping the last good metrics: {}",
+            error_chain(self.error)
+        );
+    }
+}
+
+/// A SIGHUP reload was applied.
+#[derive(Debug)]
+pub struct ConfigReloaded<'a> {
+    pub config_file: Option<&'a Path>,
+    pub source: &'a str,
+}
+
+impl InternalEvent for ConfigReloaded<'_> {
+    fn update(&self, status: &mut RefreshStatus) {
+        status.config_reload_ok = true;
+    }
+
+    fn log(&self) {
+        info!(
+            config = %self.config_file.map_or_else(|| "(none)".into(), |p| p.display().to_string()),
+            source = self.source,
+            "configuration reloaded"
+        );
+    }
+}
+
+/// A SIGHUP reload was refused; the previous configuration keeps running.
+#[derive(Debug)]
+pub struct ConfigReloadFailed<'a> {
+    pub error: &'a (dyn std::error::Error + 'static),
+}
+
+impl InternalEvent for ConfigReloadFailed<'_> {
+    fn update(&self, status: &mut RefreshStatus) {
+        status.config_reload_ok = false;
+    }
+
+    fn log(&self) {
+        error!(
+            "configuration reload refused, keeping the running configuration: {}",
+            error_chain(self.error)
+        );
+    }
+}
+
+/// Events that change no metric: log only.
+pub fn listening(addr: SocketAddr) {
+    info!(%addr, "serving /metrics, /healthz and /");
+}
+
+pub fn source_checked(source: &str) {
+    info!(source, "SQL files checked against the source database");
+}
+
+pub fn source_unavailable_at_start(source: &str, error: &(dyn std::error::Error + 'static)) {
+    warn!(
+        source,
+        "source database unreachable at start; serving motcua_up 0 and retrying: {}",
+        error_chain(error)
+    );
+}
+
+pub fn demo_ready(path: &Path, generated: bool) {
+    if generated {
+        info!(path = %path.display(), "demo database generated");
+    } else {
+        info!(path = %path.display(), "using the existing demo database");
+    }
+}
+
+pub fn reload_requested() {
+    info!("SIGHUP received: reloading configuration, calendar and SQL files");
+}
+
+pub fn shutting_down() {
+    info!("shutting down");
+}
+
+/// An error and its causes on one line, each cause once (many errors
+/// already repeat their source in their own message).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer failed: {0}")]
+    struct Outer(#[source] Inner);
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner\nbroke")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn chain_is_one_line_without_repeats() {
+        let e = Outer(Inner(std::io::Error::other("disk on fire")));
+        assert_eq!(error_chain(&e), "outer failed: inner broke: disk on fire");
+    }
+
+    #[test]
+    fn events_update_status() {
+        let mut st = RefreshStatus::default();
+        let err = std::io::Error::other("down");
+        RefreshFailed {
+            source: "sqlite:x",
+            error: &err,
+            duration: Duration::from_millis(1500),
+            attempt: 1,
+            retry_in: Duration::from_secs(1),
+        }
+        .emit(&mut st);
+        assert!(!st.up);
+        assert_eq!(st.failures_total, 1);
+        assert_eq!(st.last_duration_seconds, 1.5);
+        RefreshSucceeded {
+            source: "sqlite:x",
+            duration: Duration::from_millis(250),
+            finished_unix: 42.0,
+            dossiers: 1,
+            rejected_rows: 0,
+            recovered_after: 1,
+        }
+        .emit(&mut st);
+        assert!(st.up);
+        assert_eq!(st.failures_total, 1, "a success does not reset the counter");
+        assert_eq!(st.last_success_unix, 42.0);
+        ConfigReloadFailed { error: &err }.emit(&mut st);
+        assert!(!st.config_reload_ok);
+        ConfigReloaded {
+            config_file: None,
+            source: "sqlite:x",
+        }
+        .emit(&mut st);
+        assert!(st.config_reload_ok);
+    }
+}

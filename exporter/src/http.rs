@@ -1,0 +1,98 @@
+//! The HTTP endpoints (DESIGN §5): `/metrics`, `/healthz` and `/`. Every
+//! handler reads published state only; none touches the database.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::metrics::CONTENT_TYPE;
+use crate::state::Shared;
+
+/// Builds the exporter's router: the one place its routes are declared.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/", get(index))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+async fn metrics(axum::extract::State(shared): axum::extract::State<Arc<Shared>>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        shared.metrics_body(),
+    )
+        .into_response()
+}
+
+/// Liveness: 200 while the process runs; the body tells whether the last
+/// refresh succeeded (readiness belongs to `motcua_up`, not to restarts).
+async fn healthz(axum::extract::State(shared): axum::extract::State<Arc<Shared>>) -> Response {
+    let st = shared.status();
+    let last = if st.up {
+        "succeeded"
+    } else if st.last_success_unix > 0.0 {
+        "failed (serving the last good metrics)"
+    } else if st.failures_total > 0 {
+        "failed (no successful refresh yet)"
+    } else {
+        "not finished yet"
+    };
+    let body = format!(
+        "ok\nlast_refresh: {last}\nlast_success_unix: {}\nrefresh_failures_total: {}\nconfig_last_reload_successful: {}\n",
+        st.last_success_unix as i64,
+        st.failures_total,
+        u8::from(st.config_reload_ok),
+    );
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+const INDEX: &str = r#"<!doctype html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>motcua-exporter</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:0 .2em}</style>
+</head>
+<body>
+<h1>motcua-exporter</h1>
+<p>Chỉ số cải cách hành chính từ hệ thống thông tin một cửa điện tử, cho Prometheus.
+Số liệu được tính lại từ cơ sở dữ liệu nguồn theo chu kỳ.</p>
+<p lang="en">Administrative-reform KPIs from the one-stop electronic system, for Prometheus.
+Values are recomputed from the source database on an interval.</p>
+<ul>
+<li><a href="metrics">/metrics</a> — số liệu cho Prometheus / <span lang="en">metrics for Prometheus</span></li>
+<li><a href="healthz">/healthz</a> — tình trạng dịch vụ / <span lang="en">health check</span></li>
+</ul>
+<p><small>motcua-exporter VERSION</small></p>
+</body>
+</html>
+"#;
+
+async fn index() -> Html<String> {
+    Html(INDEX.replace("VERSION", crate::metrics::VERSION))
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found: try /metrics, /healthz or /\n",
+    )
+}

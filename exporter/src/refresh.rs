@@ -1,0 +1,229 @@
+//! The refresh loop, decoupled from scrapes: every `refresh_interval` it
+//! reads the source, computes a [`Snapshot`] and publishes the encoded
+//! metrics. One refresh at a time (a single task runs them in turn). On
+//! failure the last good metrics stay published with `motcua_up 0`, and the
+//! loop retries after 1 s, 2 s, 4 s … capped at the refresh interval, until
+//! the source is back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use motcua_queries::calendar::WorkCalendar;
+use motcua_queries::report::PeriodConvention;
+use motcua_queries::{ConnectOptions, Judge, Reader, Snapshot, SourceError, Ts, now_local};
+use tokio::sync::watch;
+
+use crate::config::{DatabaseUrl, Settings};
+use crate::events::{RefreshFailed, RefreshSucceeded};
+use crate::state::Shared;
+
+/// A refresh is abandoned after max(2 × refresh_interval, this).
+pub const MIN_REFRESH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a pipeline could not be set up from the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("calendar {path}: {message}")]
+    Calendar { path: PathBuf, message: String },
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// Why one refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("reading the source took longer than {}", humantime::format_duration(*.0))]
+    TimedOut(Duration),
+    #[error("computing the snapshot failed: {0}")]
+    Compute(String),
+}
+
+/// Everything one refresh needs: the source with its SQL files, the
+/// calendar and the period convention. Replaced whole on SIGHUP.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub reader: Reader,
+    /// The database URL with its password hidden, for logs.
+    pub source_label: String,
+    pub calendar: Arc<WorkCalendar>,
+    pub convention: PeriodConvention,
+    pub refresh_interval: Duration,
+}
+
+impl Pipeline {
+    /// Loads the calendar and opens the source (without connecting).
+    pub fn build(settings: &Settings, url: &DatabaseUrl) -> Result<Pipeline, SetupError> {
+        let calendar = load_calendar(settings)?;
+        let options = ConnectOptions {
+            read_only: true,
+            connect_timeout: settings.connect_timeout,
+        };
+        let reader = Reader::open(url.expose(), settings.queries_dir.as_deref(), &options)?;
+        Ok(Pipeline {
+            reader,
+            source_label: url.redacted(),
+            calendar: Arc::new(calendar),
+            convention: settings.period_convention,
+            refresh_interval: settings.refresh_interval,
+        })
+    }
+
+    /// Checks that every SQL file runs on the source and yields its
+    /// canonical columns.
+    pub async fn check(&self) -> Result<(), SourceError> {
+        self.reader.source.check(&self.reader.files).await
+    }
+
+    /// Reads the source and computes the snapshot as of now (local time in
+    /// the calendar's zone).
+    pub async fn snapshot(&self) -> Result<Snapshot, RefreshError> {
+        self.snapshot_at(None).await
+    }
+
+    /// As [`Pipeline::snapshot`], at a given local instant (None: now).
+    pub async fn snapshot_at(&self, now: Option<Ts>) -> Result<Snapshot, RefreshError> {
+        let zone = self.calendar.timezone();
+        let dataset = self.reader.read(zone).await?;
+        let calendar = Arc::clone(&self.calendar);
+        let convention = self.convention;
+        // Classifying hundreds of thousands of dossiers is CPU work: keep it
+        // off the threads that answer scrapes.
+        tokio::task::spawn_blocking(move || {
+            let now = now.unwrap_or_else(|| now_local(calendar.timezone()));
+            let judge = Judge::new(&dataset, &calendar);
+            Snapshot::compute(&judge, now, convention)
+        })
+        .await
+        .map_err(|e| RefreshError::Compute(e.to_string()))
+    }
+
+    pub fn refresh_timeout(&self) -> Duration {
+        (self.refresh_interval * 2).max(MIN_REFRESH_TIMEOUT)
+    }
+}
+
+/// The built-in calendar, or the operator's file.
+pub fn load_calendar(settings: &Settings) -> Result<WorkCalendar, SetupError> {
+    match &settings.calendar {
+        None => Ok(WorkCalendar::builtin()),
+        Some(path) => WorkCalendar::load(path).map_err(|e| SetupError::Calendar {
+            path: path.clone(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Wait before retry number `attempt` (1-based): 1 s, 2 s, 4 s … capped at `interval`.
+pub fn backoff(attempt: u32, interval: Duration) -> Duration {
+    let exp = attempt.saturating_sub(1).min(20);
+    Duration::from_secs(1u64 << exp).min(interval)
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Runs refreshes in turn and publishes their outcome.
+#[derive(Debug)]
+pub struct Refresher {
+    shared: Arc<Shared>,
+    consecutive_failures: u32,
+}
+
+impl Refresher {
+    pub fn new(shared: Arc<Shared>) -> Refresher {
+        Refresher {
+            shared,
+            consecutive_failures: 0,
+        }
+    }
+
+    /// One refresh: publishes the new snapshot, or records the failure and
+    /// keeps the last good one. Returns how long to wait before the next.
+    pub async fn refresh_once(&mut self, pipeline: &Pipeline) -> Duration {
+        let started = Instant::now();
+        let timeout = pipeline.refresh_timeout();
+        let result = match tokio::time::timeout(timeout, pipeline.snapshot()).await {
+            Ok(r) => r,
+            Err(_) => Err(RefreshError::TimedOut(timeout)),
+        };
+        let duration = started.elapsed();
+        match result {
+            Ok(snapshot) => {
+                let dossiers = snapshot
+                    .by_agency_sector
+                    .values()
+                    .map(|s| s.received.iter().sum::<u64>() as usize)
+                    .sum();
+                let rejected_rows = snapshot.rejected.iter().map(|(_, n)| n).sum();
+                let event = RefreshSucceeded {
+                    source: &pipeline.source_label,
+                    duration,
+                    finished_unix: unix_now(),
+                    dossiers,
+                    rejected_rows,
+                    recovered_after: self.consecutive_failures,
+                };
+                self.shared.publish(snapshot, event);
+                self.consecutive_failures = 0;
+                pipeline.refresh_interval.saturating_sub(duration)
+            }
+            Err(error) => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                let retry_in = backoff(self.consecutive_failures, pipeline.refresh_interval);
+                self.shared.emit(RefreshFailed {
+                    source: &pipeline.source_label,
+                    error: &error,
+                    duration,
+                    attempt: self.consecutive_failures,
+                    retry_in,
+                });
+                retry_in
+            }
+        }
+    }
+
+    /// Refreshes until `shutdown` turns true. A new pipeline (SIGHUP)
+    /// triggers a refresh at once.
+    pub async fn run(
+        mut self,
+        mut pipeline: watch::Receiver<Arc<Pipeline>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let current = Arc::clone(&pipeline.borrow_and_update());
+            let wait = tokio::select! {
+                wait = self.refresh_once(&current) => wait,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                changed = pipeline.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let minute = Duration::from_secs(60);
+        let waits: Vec<u64> = (1..=8).map(|a| backoff(a, minute).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(1000, minute), minute);
+        assert_eq!(backoff(3, Duration::from_secs(3)), Duration::from_secs(3));
+    }
+}

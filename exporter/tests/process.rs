@@ -1,0 +1,286 @@
+//! The real binary: startup errors exit non-zero with a clear message;
+//! a running exporter serves, reloads on SIGHUP and stops on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{TempDir, shared_demo};
+
+const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
+
+fn exporter() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("MOTCUA_DATABASE_URL")
+        .env_remove("MOTCUA_CONFIG")
+        .env_remove("MOTCUA_LISTEN")
+        .env_remove("MOTCUA_REFRESH_INTERVAL")
+        .env_remove("MOTCUA_CALENDAR")
+        .env_remove("MOTCUA_QUERIES_DIR")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    c
+}
+
+fn run(c: &mut Command) -> Output {
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "expected a failure: {out:?}");
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn unknown_key_exits_non_zero_naming_file_line_key() {
+    let dir = TempDir::new("bin-unknown");
+    let config = dir.join("exporter.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrefresh_intrval = \"5s\"\n",
+    )
+    .unwrap();
+    let out = run(exporter()
+        .arg("--config")
+        .arg(&config)
+        .arg("--database-url")
+        .arg("sqlite:x"));
+    let err = stderr(&out);
+    assert!(err.contains(&config.display().to_string()), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("`refresh_intrval`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn database_url_in_config_file_is_refused() {
+    let dir = TempDir::new("bin-url");
+    let config = dir.join("exporter.toml");
+    std::fs::write(&config, "database_url = \"postgres://u:pw123@h/db\"\n").unwrap();
+    let out = run(exporter().arg("--config").arg(&config));
+    let err = stderr(&out);
+    assert!(err.contains("database_url_file"), "{err}");
+    assert!(!err.contains("pw123"), "{err}");
+}
+
+#[test]
+fn missing_url_is_a_clear_error() {
+    let out = run(&mut exporter());
+    let err = stderr(&out);
+    assert!(
+        err.contains("no database URL") && err.contains("MOTCUA_DATABASE_URL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_flag_value_is_refused() {
+    let out = run(exporter().args([
+        "--refresh-interval",
+        "whenever",
+        "--database-url",
+        "sqlite:x",
+    ]));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--refresh-interval") && err.contains("invalid duration"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sql_without_a_canonical_column_stops_startup() {
+    let dir = TempDir::new("bin-sql");
+    let queries = dir.join("sql");
+    std::fs::create_dir_all(&queries).unwrap();
+    std::fs::write(
+        queries.join("dossiers.sql"),
+        "SELECT code, procedure_code, agency_code, channel, status, received_at, due_at,\n\
+         finished_at, returned_at, digitized, e_result, paid_online FROM dossiers\n",
+    )
+    .unwrap();
+    let out = run(exporter()
+        .env(
+            "MOTCUA_DATABASE_URL",
+            format!("sqlite:{}?mode=ro", shared_demo().display()),
+        )
+        .arg("--queries-dir")
+        .arg(&queries)
+        .args(["--listen", "127.0.0.1:0"]));
+    let err = stderr(&out);
+    assert!(err.contains("dossiers.sql"), "{err}");
+    assert!(err.contains("updated_at"), "{err}");
+}
+
+/// A running exporter with its stderr lines on a channel.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Running {
+    fn start(config: &Path, db: &Path) -> Running {
+        let mut child = exporter()
+            .arg("--config")
+            .arg(config)
+            .env(
+                "MOTCUA_DATABASE_URL",
+                format!("sqlite:{}?mode=ro", db.display()),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle`.
+    fn wait_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line with {needle:?}; log so far:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name}");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn serves_reloads_on_sighup_and_stops_on_sigterm() {
+    let dir = TempDir::new("bin-run");
+    let config = dir.join("exporter.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrefresh_interval = \"1h\"\n",
+    )
+    .unwrap();
+    let mut exporter = Running::start(&config, shared_demo());
+
+    let line = exporter.wait_line("serving /metrics");
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .expect("address in the log line")
+        .to_owned();
+    exporter.wait_line("refresh succeeded");
+
+    let response = http_get(&addr, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("text/plain; version=0.0.4; charset=utf-8"));
+    assert!(response.contains("\nmotcua_up 1\n"), "{response}");
+    assert!(response.contains("\nmotcua_config_last_reload_successful 1\n"));
+    let health = http_get(&addr, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200") && health.contains("last_refresh: succeeded"));
+
+    // A broken config is refused; the old one keeps running.
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrefresh_interval = \"1h\"\nbogus = 1\n",
+    )
+    .unwrap();
+    exporter.signal("HUP");
+    let refused = exporter.wait_line("reload refused");
+    assert!(
+        refused.contains("bogus") && refused.contains("line 3"),
+        "{refused}"
+    );
+    let response = http_get(&addr, "/metrics");
+    assert!(
+        response.contains("\nmotcua_config_last_reload_successful 0\n"),
+        "{response}"
+    );
+    assert!(response.contains("\nmotcua_up 1\n"));
+
+    // A good one is applied and refreshed at once.
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrefresh_interval = \"2h\"\n",
+    )
+    .unwrap();
+    exporter.signal("HUP");
+    exporter.wait_line("configuration reloaded");
+    exporter.wait_line("refresh succeeded");
+    let response = http_get(&addr, "/metrics");
+    assert!(
+        response.contains("\nmotcua_config_last_reload_successful 1\n"),
+        "{response}"
+    );
+
+    exporter.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = exporter.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,184 @@
+//! The refresh loop: failures keep the last good metrics with motcua_up 0,
+//! and the exporter recovers by itself; encoding is deterministic.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{TempDir, pipeline_for_file, samples, shared_demo};
+use motcua_exporter::metrics::{RefreshStatus, encode, is_timing_line};
+use motcua_exporter::{Refresher, Shared};
+use tokio::sync::watch;
+
+fn data_lines(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter(|l| l.starts_with("motcua_dossiers_received_total"))
+        .collect()
+}
+
+fn value(body: &str, series: &str) -> f64 {
+    samples(body)
+        .into_iter()
+        .find(|s| s.name == series && s.labels.is_empty())
+        .unwrap_or_else(|| panic!("{series} missing"))
+        .value
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn failure_keeps_last_snapshot_and_recovers() {
+    let shared = Shared::new();
+    let mut refresher = Refresher::new(Arc::clone(&shared));
+    let good = pipeline_for_file(shared_demo());
+    let dir = TempDir::new("missing");
+    let bad = pipeline_for_file(&dir.join("no-such.sqlite"));
+
+    let wait = refresher.refresh_once(&good).await;
+    assert!(wait <= Duration::from_secs(1));
+    let first = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    assert_eq!(value(&first, "motcua_up"), 1.0);
+    assert!(value(&first, "motcua_last_refresh_success_timestamp_seconds") > 1.6e9);
+    let received = data_lines(&first);
+    assert!(!received.is_empty());
+
+    // The source goes away: up 0, one failure, the data series stay.
+    let wait = refresher.refresh_once(&bad).await;
+    assert_eq!(wait, Duration::from_secs(1), "first retry after 1 s");
+    let failed = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    assert_eq!(value(&failed, "motcua_up"), 0.0);
+    assert_eq!(value(&failed, "motcua_refresh_failures_total"), 1.0);
+    assert_eq!(data_lines(&failed), received, "last good snapshot kept");
+    assert_eq!(
+        value(&failed, "motcua_last_refresh_success_timestamp_seconds"),
+        value(&first, "motcua_last_refresh_success_timestamp_seconds")
+    );
+    assert!(!shared.status().up);
+    assert!(shared.snapshot().is_some());
+
+    // It comes back: up 1 again, the failure count stays (a counter).
+    refresher.refresh_once(&good).await;
+    let back = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    assert_eq!(value(&back, "motcua_up"), 1.0);
+    assert_eq!(value(&back, "motcua_refresh_failures_total"), 1.0);
+    assert_eq!(data_lines(&back), received);
+}
+
+#[tokio::test]
+async fn backoff_grows_with_consecutive_failures() {
+    let shared = Shared::new();
+    let mut refresher = Refresher::new(Arc::clone(&shared));
+    let dir = TempDir::new("backoff");
+    let mut bad = pipeline_for_file(&dir.join("no-such.sqlite"));
+    bad.refresh_interval = Duration::from_secs(5);
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        waits.push(refresher.refresh_once(&bad).await.as_secs());
+    }
+    assert_eq!(waits, [1, 2, 4, 5, 5]);
+    assert_eq!(shared.status().failures_total, 5);
+    assert!(shared.snapshot().is_none());
+}
+
+#[tokio::test]
+async fn loop_recovers_when_the_database_appears() {
+    let dir = TempDir::new("appears");
+    let path = dir.join("late.sqlite");
+    let shared = Shared::new();
+    let (_pipeline_tx, pipeline_rx) = watch::channel(Arc::new(pipeline_for_file(&path)));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(Refresher::new(Arc::clone(&shared)).run(pipeline_rx, shutdown_rx));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while shared.status().failures_total == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failure recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!shared.status().up);
+
+    std::fs::copy(shared_demo(), &path).unwrap();
+    while !shared.status().up {
+        assert!(tokio::time::Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let body = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    assert!(body.contains("motcua_dossiers_received_total{"));
+
+    shutdown_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop stops on shutdown")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_new_pipeline_is_refreshed_at_once() {
+    let dir = TempDir::new("swap");
+    let shared = Shared::new();
+    let mut slow = pipeline_for_file(&dir.join("missing.sqlite"));
+    slow.refresh_interval = Duration::from_secs(3600);
+    let (pipeline_tx, pipeline_rx) = watch::channel(Arc::new(slow));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(Refresher::new(Arc::clone(&shared)).run(pipeline_rx, shutdown_rx));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while shared.status().failures_total == 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The next retry is 1 s away; a reload must not wait for it (nor for the hour).
+    let mut good = pipeline_for_file(shared_demo());
+    good.refresh_interval = Duration::from_secs(3600);
+    pipeline_tx.send(Arc::new(good)).unwrap();
+    while !shared.status().up {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reload did not refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown_tx.send(true).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn encoding_is_deterministic() {
+    let pipeline = pipeline_for_file(shared_demo());
+    let now = motcua_queries::demo::DemoConfig::new(common::demo_end()).now();
+    // Two independent reads of the same data at the same instant.
+    let a = pipeline.snapshot_at(Some(now)).await.unwrap();
+    let b = pipeline.snapshot_at(Some(now)).await.unwrap();
+    let status = RefreshStatus {
+        up: true,
+        ..RefreshStatus::default()
+    };
+    let body_a = encode(Some(&a), &status);
+    assert_eq!(body_a, encode(Some(&b), &status));
+    assert_eq!(body_a, encode(Some(&a), &status));
+
+    // Only the timing series differ between two refreshes.
+    let later = RefreshStatus {
+        last_success_unix: 1_750_000_000.25,
+        last_duration_seconds: 1.5,
+        ..status.clone()
+    };
+    let text_a = String::from_utf8(body_a).unwrap();
+    let text_b = String::from_utf8(encode(Some(&b), &later)).unwrap();
+    assert_ne!(text_a, text_b);
+    let stable = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !is_timing_line(l))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(stable(&text_a), stable(&text_b));
+    let differing: Vec<_> = text_a
+        .lines()
+        .zip(text_b.lines())
+        .filter(|(x, y)| x != y)
+        .collect();
+    assert_eq!(differing.len(), 2, "{differing:?}");
+}
