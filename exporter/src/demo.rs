@@ -19,7 +19,7 @@ pub fn sqlite_url(path: &Path) -> DatabaseUrl {
 }
 
 /// Makes sure `data_dir/demo.sqlite` exists, generating it (with
-/// `dossiers` dossiers, ending today in `zone`) when it does not. The
+/// `dossiers` dossiers, ending yesterday in `zone`) when it does not. The
 /// database is written to a temporary file and renamed into place, so an
 /// interrupted generation never leaves a half database behind. Returns
 /// the file and whether it was generated now.
@@ -38,8 +38,10 @@ pub async fn prepare(
     let partial = data_dir.join(format!("{DEMO_FILE}.partial"));
     remove_sqlite_files(&partial)?;
 
+    // The demo's activity ends yesterday evening, so no generated event lies
+    // in the future of the real clock, whatever the hour it is made at.
     let today = Utc::now().with_timezone(&zone).date_naive();
-    let mut config = DemoConfig::new(today);
+    let mut config = DemoConfig::new(today.pred_opt().unwrap_or(today));
     config.dossiers = dossiers as _;
     let options = ConnectOptions {
         read_only: false,

@@ -1,0 +1,126 @@
+//! Measures the exporter over the demo database: a full refresh (read,
+//! compute, encode) and `/metrics` latency while refreshes run back to back.
+//!
+//! ```sh
+//! cargo run --release -p motcua-exporter --example bench -- [DOSSIERS] [DATA_DIR]
+//! ```
+//! DOSSIERS defaults to 300000, DATA_DIR to target/bench-data (the demo
+//! database is generated there once per size).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use motcua_exporter::config::{Cli, Settings};
+use motcua_exporter::metrics::{RefreshStatus, encode};
+use motcua_exporter::refresh::{Pipeline, Refresher};
+use motcua_exporter::state::Shared;
+use motcua_queries::report::PeriodConvention;
+use motcua_queries::{Judge, Snapshot, now_local};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const REFRESHES: usize = 7;
+const SCRAPES: usize = 1000;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dossiers: u64 = args.next().map_or(Ok(300_000), |s| s.parse())?;
+    let data_dir = std::path::PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| format!("target/bench-data/{dossiers}")),
+    );
+    let zone = motcua_queries::WorkCalendar::builtin().timezone();
+    let (db, _) = motcua_exporter::demo::prepare(&data_dir, dossiers, zone, true).await?;
+    let url = motcua_exporter::demo::sqlite_url(&db);
+
+    let cli = Cli::parse_from([
+        "motcua-exporter",
+        "--database-url",
+        url.expose(),
+        "--refresh-interval",
+        "1s",
+    ]);
+    let settings = Settings::resolve(&cli, &|_| None).context("settings")?;
+    let pipeline = Pipeline::build(&settings, &url).context("pipeline")?;
+
+    println!("full refresh over {dossiers} generated dossiers ({REFRESHES} runs):");
+    let mut totals = Vec::new();
+    for run in 0..REFRESHES {
+        let t0 = Instant::now();
+        let dataset = pipeline.reader.read(zone).await?;
+        let t1 = Instant::now();
+        let judge = Judge::new(&dataset, &pipeline.calendar);
+        let snapshot = Snapshot::compute(&judge, now_local(zone), PeriodConvention::Calendar);
+        let t2 = Instant::now();
+        let body = encode(Some(&snapshot), &RefreshStatus::default());
+        let t3 = Instant::now();
+        println!(
+            "  run {run}: read {:>6.0} ms  compute {:>4.0} ms  encode {:>3.0} ms  total {:>6.0} ms  ({} series, {} bytes)",
+            ms(t1 - t0),
+            ms(t2 - t1),
+            ms(t3 - t2),
+            ms(t3 - t0),
+            body.iter().filter(|b| **b == b'\n').count(),
+            body.len()
+        );
+        totals.push(t3 - t0);
+    }
+    totals.sort();
+    println!(
+        "  total: min {:.0} ms, median {:.0} ms, max {:.0} ms",
+        ms(totals[0]),
+        ms(totals[totals.len() / 2]),
+        ms(totals[totals.len() - 1])
+    );
+
+    // /metrics while the refresher runs back to back on the other core.
+    let shared = Shared::new();
+    let mut refresher = Refresher::new(Arc::clone(&shared));
+    refresher.refresh_once(&pipeline).await;
+    let background = tokio::spawn({
+        let pipeline = pipeline.clone();
+        async move {
+            loop {
+                refresher.refresh_once(&pipeline).await;
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = motcua_exporter::http::router(Arc::clone(&shared));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let mut latencies = Vec::with_capacity(SCRAPES);
+    let mut body_len = 0;
+    for _ in 0..SCRAPES {
+        let t0 = Instant::now();
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut response = Vec::with_capacity(2 << 20);
+        stream.read_to_end(&mut response).await?;
+        latencies.push(t0.elapsed());
+        anyhow::ensure!(response.starts_with(b"HTTP/1.1 200"), "scrape failed");
+        body_len = response.len();
+    }
+    background.abort();
+    latencies.sort();
+    let pct =
+        |p: f64| ms(latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]);
+    println!(
+        "/metrics ({body_len} bytes, new connection each, {SCRAPES} scrapes during back-to-back refreshes): \
+         p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        ms(latencies[latencies.len() - 1])
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
