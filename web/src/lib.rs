@@ -1,0 +1,62 @@
+//! motcua-web: optional TLS and basic authentication for motcua's HTTP
+//! services, configured by a web config file in the format of Prometheus's
+//! exporter-toolkit (see [`config`]).
+//!
+//! ```no_run
+//! # async fn f(router: axum::Router) -> std::io::Result<()> {
+//! let web = motcua_web::WebConfig::load("web-config.yml").expect("valid web config");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9745").await?;
+//! motcua_web::serve(listener, router, Some(&web), std::future::pending()).await
+//! # }
+//! ```
+
+mod auth;
+pub mod config;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+mod tls;
+
+use std::future::Future;
+use std::io;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use auth::{CACHE_TTL, REALM};
+pub use config::{WebConfig, WebConfigError};
+
+/// Serves `router` on `listener` until `shutdown` completes, then waits for
+/// open requests to finish.
+///
+/// Without a web config (or with an empty one) this is plain HTTP, as
+/// `axum::serve`. With `tls_server_config` it speaks HTTPS only (a plain
+/// HTTP request on the port gets no answer); with `basic_auth_users` every
+/// path needs valid credentials, else 401 with
+/// `WWW-Authenticate: Basic realm="motcua"`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    web: Option<&WebConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let router = match web.filter(|w| w.auth_enabled()) {
+        Some(w) => router.layer(axum::middleware::from_fn_with_state(
+            auth::BasicAuth::new(w.users()),
+            auth::require,
+        )),
+        None => router,
+    };
+    match web.and_then(WebConfig::tls_config) {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls);
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Helpers for tests of services behind [`crate::serve`] (feature
+//! `test-support`): a throwaway CA and server certificate made at run
+//! time, a bcrypt hash, and a minimal HTTPS client on rustls that trusts
+//! only that CA.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A CA and a server certificate for `localhost` and `127.0.0.1`, in PEM.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TestPki {
+    pub fn generate() -> TestPki {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "motcua test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+            .expect("CA certificate");
+        let key = KeyPair::generate().expect("server key");
+        let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("server params")
+            .signed_by(&key, &ca)
+            .expect("server certificate");
+        TestPki {
+            ca_pem: ca.as_ref().pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// Writes `server.crt`, `server.key` and `ca.crt` into `dir`.
+    pub fn write_to(&self, dir: &Path) -> io::Result<()> {
+        std::fs::write(dir.join("server.crt"), &self.cert_pem)?;
+        std::fs::write(dir.join("server.key"), &self.key_pem)?;
+        std::fs::write(dir.join("ca.crt"), &self.ca_pem)
+    }
+}
+
+/// A bcrypt hash of `password` at the lowest cost (fast tests).
+pub fn quick_hash(password: &str) -> String {
+    bcrypt::hash(password, 4).expect("bcrypt hash")
+}
+
+/// An HTTP response, as read off the wire.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// The status line and headers.
+    pub head: String,
+    pub body: String,
+}
+
+impl Response {
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+fn request(path: &str, auth: Option<(&str, &str)>) -> String {
+    let mut r = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some((user, password)) = auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        r.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    r.push_str("\r\n");
+    r
+}
+
+fn parse(raw: &[u8]) -> io::Result<Response> {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("not HTTP: {text:?}")))?;
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("not HTTP: {head:?}")))?;
+    Ok(Response {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+async fn read_all<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match tokio::time::timeout(TIMEOUT, s.read_to_end(&mut out)).await {
+        Ok(Ok(_)) => Ok(out),
+        // A server may close without TLS close_notify once the response is complete.
+        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof && !out.is_empty() => Ok(out),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no answer")),
+    }
+}
+
+/// GET `path` over HTTPS, trusting only `ca_pem`, as server name `localhost`.
+pub async fn https_get(
+    addr: SocketAddr,
+    ca_pem: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+) -> io::Result<Response> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots
+            .add(c.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?)
+            .map_err(io::Error::other)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(io::Error::other)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from("localhost").expect("server name");
+    let mut tls = tokio::time::timeout(TIMEOUT, connector.connect(name, tcp))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"))??;
+    tls.write_all(request(path, auth).as_bytes()).await?;
+    tls.flush().await?;
+    parse(&read_all(&mut tls).await?)
+}
+
+/// GET `path` over plain HTTP.
+pub async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<(&str, &str)>,
+) -> io::Result<Response> {
+    let mut tcp = TcpStream::connect(addr).await?;
+    tcp.write_all(request(path, auth).as_bytes()).await?;
+    parse(&read_all(&mut tcp).await?)
+}
