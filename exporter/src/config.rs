@@ -30,6 +30,13 @@ pub const ENV_QUERIES_DIR: &str = "MOTCUA_QUERIES_DIR";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9745";
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one source statement may run before the database server
+/// cancels it. A full read of a large province takes seconds; a statement
+/// still running after a minute is stuck (a lock, a bad plan) and would
+/// otherwise hold a connection and delay every later refresh.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// A shorter statement limit would cancel ordinary reads.
+pub const MIN_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_DATA_DIR: &str = "motcua-data";
 pub const DEFAULT_DEMO_DOSSIERS: u64 = 300_000;
 /// Refreshing more often than this would only load the source database.
@@ -95,6 +102,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// data_dir = "motcua-data"             # where --demo keeps its database
 /// demo_dossiers = 300000
 /// connect_timeout = "10s"
+/// query_timeout = "60s"
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -119,6 +127,10 @@ pub struct Config {
     /// How long to wait for a database connection. Default: `10s`.
     #[serde(deserialize_with = "de_duration")]
     pub connect_timeout: Duration,
+    /// The longest one source statement may run; the server cancels it
+    /// (SQLite: the read is abandoned). Default: `60s`.
+    #[serde(deserialize_with = "de_duration")]
+    pub query_timeout: Duration,
     /// Only read so that a `database_url` key gets a helpful error.
     #[serde(rename = "database_url")]
     #[doc(hidden)]
@@ -137,6 +149,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             demo_dossiers: DEFAULT_DEMO_DOSSIERS,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
             forbidden_database_url: None,
         }
     }
@@ -245,6 +258,7 @@ pub struct Settings {
     pub demo: bool,
     pub demo_dossiers: u64,
     pub connect_timeout: Duration,
+    pub query_timeout: Duration,
 }
 
 impl Config {
@@ -283,6 +297,16 @@ impl Config {
                 line,
                 column,
                 key: Some("refresh_interval".into()),
+                message: "must be at least 1s".into(),
+            });
+        }
+        if config.query_timeout < MIN_QUERY_TIMEOUT {
+            let (line, column) = key_position(text, "query_timeout").unwrap_or((1, 1));
+            return Err(ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                key: Some("query_timeout".into()),
                 message: "must be at least 1s".into(),
             });
         }
@@ -433,6 +457,7 @@ impl Settings {
             demo: cli.demo,
             demo_dossiers: file.demo_dossiers,
             connect_timeout: file.connect_timeout,
+            query_timeout: file.query_timeout,
         })
     }
 }
@@ -470,6 +495,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "0.0.0.0:9745");
         assert_eq!(c.refresh_interval, Duration::from_secs(60));
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.query_timeout, Duration::from_secs(60));
         assert_eq!(c.data_dir, PathBuf::from("motcua-data"));
         assert_eq!(c.demo_dossiers, 300_000);
         assert_eq!(c.period_convention, PeriodConvention::Calendar);
@@ -559,6 +585,21 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/etc/motcua/data"));
         let c = Config::parse("", Path::new("/etc/motcua/exporter.toml")).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("motcua-data"));
+    }
+
+    #[test]
+    fn query_timeout_parses_and_has_a_floor() {
+        let c = Config::parse("query_timeout = \"2m 30s\"", Path::new("c.toml")).unwrap();
+        assert_eq!(c.query_timeout, Duration::from_secs(150));
+        let msg = Config::parse("\nquery_timeout = \"500ms\"", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("line 2")
+                && msg.contains("key `query_timeout`")
+                && msg.contains("at least 1s"),
+            "{msg}"
+        );
     }
 
     #[test]

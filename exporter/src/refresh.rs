@@ -11,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use motcua_queries::calendar::WorkCalendar;
 use motcua_queries::report::PeriodConvention;
-use motcua_queries::{ConnectOptions, Judge, Reader, Snapshot, SourceError, Ts, now_local};
+use motcua_queries::{
+    ConnectOptions, Dialect, Judge, Reader, Snapshot, SourceError, Ts, now_local,
+};
 use tokio::sync::watch;
 
 use crate::config::{DatabaseUrl, Settings};
@@ -37,6 +39,8 @@ pub enum RefreshError {
     Source(#[from] SourceError),
     #[error("reading the source took longer than {}", humantime::format_duration(*.0))]
     TimedOut(Duration),
+    #[error("a query ran longer than query_timeout ({})", humantime::format_duration(*.0))]
+    QueryTimedOut(Duration),
     #[error("computing the snapshot failed: {0}")]
     Compute(String),
 }
@@ -51,6 +55,8 @@ pub struct Pipeline {
     pub calendar: Arc<WorkCalendar>,
     pub convention: PeriodConvention,
     pub refresh_interval: Duration,
+    /// The longest one source statement may run (`query_timeout`).
+    pub query_timeout: Duration,
 }
 
 impl Pipeline {
@@ -60,6 +66,7 @@ impl Pipeline {
         let options = ConnectOptions {
             read_only: true,
             connect_timeout: settings.connect_timeout,
+            query_timeout: Some(settings.query_timeout),
         };
         let reader = Reader::open(url.expose(), settings.queries_dir.as_deref(), &options)?;
         Ok(Pipeline {
@@ -68,6 +75,7 @@ impl Pipeline {
             calendar: Arc::new(calendar),
             convention: settings.period_convention,
             refresh_interval: settings.refresh_interval,
+            query_timeout: settings.query_timeout,
         })
     }
 
@@ -86,7 +94,18 @@ impl Pipeline {
     /// As [`Pipeline::snapshot`], at a given local instant (None: now).
     pub async fn snapshot_at(&self, now: Option<Ts>) -> Result<Snapshot, RefreshError> {
         let zone = self.calendar.timezone();
-        let dataset = self.reader.read(zone).await?;
+        let read = self.reader.read(zone);
+        let dataset = if self.reader.source.dialect() == Dialect::Sqlite {
+            // No server to cancel the statement: abandon the read instead
+            // (dropping it stops sqlx's worker at the next row).
+            tokio::time::timeout(self.query_timeout, read)
+                .await
+                .map_err(|_| RefreshError::QueryTimedOut(self.query_timeout))??
+        } else {
+            // PostgreSQL and MariaDB cancel a statement over the limit
+            // themselves (set on each connection) and report it as an error.
+            read.await?
+        };
         let calendar = Arc::clone(&self.calendar);
         let convention = self.convention;
         // Classifying hundreds of thousands of dossiers is CPU work: keep it

@@ -328,6 +328,11 @@ pub struct ConnectOptions {
     pub read_only: bool,
     /// How long to wait for a connection before a refresh fails.
     pub connect_timeout: Duration,
+    /// The longest one statement may run; the server cancels it after that
+    /// (PostgreSQL `statement_timeout`, MariaDB `max_statement_time`, MySQL
+    /// `max_execution_time`). SQLite has no server: the caller bounds its
+    /// reads itself. None: no limit (the demo generator and tests).
+    pub query_timeout: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -335,6 +340,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             read_only: true,
             connect_timeout: Duration::from_secs(10),
+            query_timeout: None,
         }
     }
 }
@@ -375,6 +381,11 @@ impl Source {
                 if options.read_only {
                     opts = opts.options([("default_transaction_read_only", "on")]);
                 }
+                if let Some(limit) = options.query_timeout {
+                    // In milliseconds; 0 would mean "no limit".
+                    let ms = limit.as_millis().max(1).to_string();
+                    opts = opts.options([("statement_timeout", ms.as_str())]);
+                }
                 Source::Postgres(
                     PgPoolOptions::new()
                         .max_connections(2)
@@ -387,6 +398,7 @@ impl Source {
                     .map_err(bad_url)?
                     .charset("utf8mb4");
                 let read_only = options.read_only;
+                let limit = options.query_timeout.map(|d| d.as_millis().max(1));
                 Source::MySql(
                     MySqlPoolOptions::new()
                         .max_connections(2)
@@ -395,6 +407,9 @@ impl Source {
                             Box::pin(async move {
                                 if read_only {
                                     conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                                }
+                                if let Some(ms) = limit {
+                                    set_statement_limit(conn, ms).await?;
                                 }
                                 Ok(())
                             })
@@ -522,6 +537,25 @@ impl Source {
         }
         Ok(out)
     }
+}
+
+/// Caps every statement of a MySQL-protocol session at `ms` milliseconds:
+/// MariaDB's `max_statement_time` (seconds, any statement), else MySQL's
+/// `max_execution_time` (milliseconds, `SELECT` only, which is all motcua runs).
+async fn set_statement_limit(
+    conn: &mut sqlx::MySqlConnection,
+    ms: u128,
+) -> Result<(), sqlx::Error> {
+    let mariadb = format!(
+        "SET SESSION max_statement_time = {}.{:03}",
+        ms / 1000,
+        ms % 1000
+    );
+    if conn.execute(AssertSqlSafe(mariadb)).await.is_ok() {
+        return Ok(());
+    }
+    let mysql = format!("SET SESSION max_execution_time = {ms}");
+    conn.execute(AssertSqlSafe(mysql)).await.map(drop)
 }
 
 fn classify(file: &SqlFile, source: sqlx::Error) -> SourceError {

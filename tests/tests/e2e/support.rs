@@ -145,6 +145,7 @@ fn admin(url: &str) -> Source {
         &ConnectOptions {
             read_only: false,
             connect_timeout: std::time::Duration::from_secs(5),
+            ..ConnectOptions::default()
         },
     )
     .expect("valid admin URL")
