@@ -183,10 +183,10 @@ pub fn timeliness_by_month(
         let Some(day) = resolved_day(d).filter(|day| scope.has_day(*day)) else {
             continue;
         };
-        if let Some(t) = judge.timeliness(d) {
-            if let Some(c) = counts.get_mut(scope.month_index(day)) {
-                c.add(t);
-            }
+        if let Some(t) = judge.timeliness(d)
+            && let Some(c) = counts.get_mut(scope.month_index(day))
+        {
+            c.add(t);
         }
     }
     months.into_iter().zip(counts).collect()
@@ -197,10 +197,10 @@ pub fn timeliness_by_month(
 pub fn timeliness_by_group(judge: &Judge<'_>, scope: &Scope) -> Vec<(Group, TimelinessCounts)> {
     let mut groups: BTreeMap<Group, TimelinessCounts> = BTreeMap::new();
     for d in judge.dataset.dossiers.iter().filter(|d| scope.admits(d)) {
-        if resolved_day(d).is_some_and(|day| scope.has_day(day)) {
-            if let Some(t) = judge.timeliness(d) {
-                groups.entry(scope.group_of(d)).or_default().add(t);
-            }
+        if resolved_day(d).is_some_and(|day| scope.has_day(day))
+            && let Some(t) = judge.timeliness(d)
+        {
+            groups.entry(scope.group_of(d)).or_default().add(t);
         }
     }
     groups.into_iter().collect()

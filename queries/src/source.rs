@@ -312,9 +312,12 @@ impl SourceError {
                     | sqlx::Error::WorkerCrashed
             )
         };
+        // SQLITE_CANTOPEN (14): the file is missing or unreadable right now,
+        // which is an outage like a refused TCP connection, not a bad query.
+        let cannot_open = |e: &sqlx::Error| matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("14"));
         match self {
             SourceError::Connect { .. } => true,
-            SourceError::Query { source, .. } => io_like(source),
+            SourceError::Query { source, .. } => io_like(source) || cannot_open(source),
             _ => false,
         }
     }
@@ -366,7 +369,10 @@ impl Source {
                 let opts = SqliteConnectOptions::from_str(url)
                     .map_err(bad_url)?
                     .read_only(options.read_only)
-                    .create_if_missing(!options.read_only);
+                    .create_if_missing(!options.read_only)
+                    // sqlx hands SQLite rows from its worker thread one by one;
+                    // a deep buffer cuts the thread hand-offs of a refresh.
+                    .row_buffer_size(1024);
                 Source::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(2)
@@ -648,8 +654,33 @@ pub fn parse_instant(s: &str, zone: FixedOffset) -> Option<Ts> {
         .map(|d| ts_of(d.and_hms_opt(0, 0, 0).expect("midnight")))
 }
 
+/// Parses `YYYY-MM-DD HH:MM:SS` (the reference schema's text form) without
+/// chrono's general-purpose parser: on SQLite, where every timestamp is text,
+/// this is a large share of a refresh.
+fn parse_instant_fast(s: &str) -> Option<Ts> {
+    let b = s.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let date = NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32)?;
+    if hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    Some(ts_of(date.and_hms_opt(0, 0, 0)?) + hh * 3600 + mm * 60 + ss)
+}
+
 macro_rules! impl_cells {
-    ($row:ty) => {
+    ($row:ty, text_timestamps: $text_first:literal) => {
         impl Cells for $row {
             fn text(&self, col: &'static str) -> Result<Option<String>, CellError> {
                 if let Ok(v) = self.try_get::<Option<String>, _>(col) {
@@ -742,6 +773,23 @@ macro_rules! impl_cells {
                 col: &'static str,
                 zone: FixedOffset,
             ) -> Result<Option<Ts>, CellError> {
+                if $text_first {
+                    if let Ok(v) = self.try_get::<Option<&str>, _>(col) {
+                        return match v {
+                            None => Ok(None),
+                            Some(s) if s.trim().is_empty() => Ok(None),
+                            Some(s) => parse_instant_fast(s)
+                                .or_else(|| parse_instant(s, zone))
+                                .map(Some)
+                                .ok_or_else(|| {
+                                    cell_error(
+                                        col,
+                                        format!("{s:?} is not a timestamp (YYYY-MM-DD HH:MM:SS)"),
+                                    )
+                                }),
+                        };
+                    }
+                }
                 if let Ok(v) = self.try_get::<Option<NaiveDateTime>, _>(col) {
                     return Ok(v.map(ts_of));
                 }
@@ -769,9 +817,9 @@ macro_rules! impl_cells {
     };
 }
 
-impl_cells!(SqliteRow);
-impl_cells!(PgRow);
-impl_cells!(MySqlRow);
+impl_cells!(SqliteRow, text_timestamps: true);
+impl_cells!(PgRow, text_timestamps: false);
+impl_cells!(MySqlRow, text_timestamps: false);
 
 fn required<T>(col: &'static str, v: Option<T>) -> Result<T, CellError> {
     v.ok_or_else(|| cell_error(col, "is NULL"))
@@ -894,6 +942,25 @@ mod tests {
             Some(base - 8 * 3600 - 1800)
         );
         assert_eq!(parse_instant("01/03/2025", zone), None);
+        for text in [
+            "2025-03-01 08:30:00",
+            "2024-02-29 23:59:59",
+            "1999-12-31 00:00:00",
+        ] {
+            assert_eq!(
+                parse_instant_fast(text),
+                parse_instant(text, zone),
+                "{text}"
+            );
+        }
+        for bad in [
+            "2025-02-29 08:30:00",
+            "2025-03-01 24:00:00",
+            "2025-03-01 08:30",
+            "2025-3-01 08:30:00",
+        ] {
+            assert_eq!(parse_instant_fast(bad), None, "{bad}");
+        }
     }
 
     #[test]

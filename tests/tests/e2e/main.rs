@@ -1,3 +1,4 @@
-mod grafana;
+mod dashboard;
 mod engines;
+mod grafana;
 mod support;

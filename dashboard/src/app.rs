@@ -1,0 +1,225 @@
+//! The service's state, and the operations HTTP and `render` share:
+//! drawing a chart and drawing up a report from the loaded data.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use motcua_queries::charts::{MAX_RANGE_DAYS, Scope};
+use motcua_queries::model::datetime_of;
+use motcua_queries::report::{PeriodConvention, PeriodName, Report, ReportWindow, build_report};
+use motcua_queries::{ConnectOptions, Judge, Reader, Ts, WorkCalendar, now_local};
+use tokio::sync::Semaphore;
+
+use crate::charts::{self, ChartKind, ChartMeta, agency_name};
+use crate::config::Settings;
+use crate::data::{Loaded, Store};
+use crate::i18n::Lang;
+use crate::report_html::{Figure, ReportPage};
+
+/// Width and height the report's charts are drawn at.
+pub const REPORT_CHART_SIZE: (u32, u32) = (1200, 700);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub calendar: Arc<WorkCalendar>,
+    pub convention: PeriodConvention,
+    pub on_time_target: f64,
+    pub source_name: Option<String>,
+    /// Fixes "now" (tests); None: the clock.
+    pub fixed_now: Option<Ts>,
+    /// Bounds how many charts are drawn at once (and so the memory they take).
+    pub render_permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("convention", &self.convention)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, calendar: WorkCalendar) -> AppState {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AppState {
+            store,
+            calendar: Arc::new(calendar),
+            convention: PeriodConvention::Calendar,
+            on_time_target: crate::config::DEFAULT_ON_TIME_TARGET,
+            source_name: None,
+            fixed_now: None,
+            render_permits: Arc::new(Semaphore::new(threads.clamp(1, 8))),
+        }
+    }
+
+    /// Opens the source the settings name (preparing the demo database for
+    /// `--demo`) and loads the calendar. Does not connect yet.
+    pub async fn from_settings(settings: &Settings, progress: bool) -> anyhow::Result<AppState> {
+        let config = &settings.config;
+        let calendar = match &config.calendar {
+            Some(path) => {
+                WorkCalendar::load(path).with_context(|| format!("calendar {}", path.display()))?
+            }
+            None => WorkCalendar::builtin(),
+        };
+        let url = match &settings.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let path = crate::demo::prepare(
+                    &config.data_dir,
+                    config.demo_dossiers,
+                    calendar.timezone(),
+                    progress,
+                )
+                .await?;
+                crate::demo::sqlite_url(&path)
+            }
+        };
+        let options = ConnectOptions {
+            read_only: true,
+            connect_timeout: config.connect_timeout,
+            query_timeout: Some(config.query_timeout),
+        };
+        let reader = Reader::open(&url, config.queries_dir.as_deref(), &options)?;
+        let store = Store::new(reader, calendar.timezone(), config.cache_ttl)
+            .with_query_timeout(config.query_timeout);
+        let mut state = AppState::new(store, calendar);
+        state.convention = config.period_convention;
+        state.on_time_target = config.on_time_target;
+        state.source_name = config.source_name.clone();
+        Ok(state)
+    }
+
+    pub fn now(&self) -> Ts {
+        self.fixed_now
+            .unwrap_or_else(|| now_local(self.calendar.timezone()))
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        datetime_of(self.now()).date()
+    }
+
+    pub fn source(&self, lang: Lang) -> String {
+        match &self.source_name {
+            Some(name) => crate::i18n::nfc(name),
+            None => match lang {
+                Lang::Vi => {
+                    "Hệ thống thông tin giải quyết thủ tục hành chính (một cửa điện tử)".to_owned()
+                }
+                Lang::En => "One-stop electronic system for administrative procedures".to_owned(),
+            },
+        }
+    }
+}
+
+/// A chart request, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartRequest {
+    pub kind: ChartKind,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub agency: Option<u32>,
+    pub lang: Lang,
+    pub width: u32,
+    pub height: u32,
+    /// The period's name in words, when the range is a reporting period.
+    pub period: Option<PeriodName>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+/// Draws a chart from loaded data (CPU-bound: call off the async threads).
+pub fn chart(
+    state: &AppState,
+    loaded: &Loaded,
+    req: &ChartRequest,
+    format: Format,
+) -> Result<Vec<u8>, String> {
+    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let scope = Scope::new(req.from, req.to, req.agency, state.convention);
+    debug_assert!((req.to - req.from).num_days() <= MAX_RANGE_DAYS);
+    let data = charts::compute(req.kind, &judge, &scope, state.now(), req.lang);
+    let meta = ChartMeta {
+        lang: req.lang,
+        scope_label: scope_label(loaded, req.agency, req.lang),
+        from: req.from,
+        to: req.to,
+        period_label: req.period.map(|p| req.lang.period(p)),
+        generated: datetime_of(loaded.loaded_at),
+        source: state.source(req.lang),
+        target: state.on_time_target,
+    };
+    match format {
+        Format::Png => charts::render_png(req.kind, &data, &meta, req.width, req.height),
+        Format::Svg => charts::render_svg(req.kind, &data, &meta, req.width, req.height)
+            .map(String::into_bytes),
+    }
+}
+
+pub fn scope_label(loaded: &Loaded, agency: Option<u32>, lang: Lang) -> String {
+    match agency {
+        Some(a) => format!("{}: {}", lang.t().agency, agency_name(&loaded.dataset, a)),
+        None => lang.t().whole_province.to_owned(),
+    }
+}
+
+/// The report of a period, with its window.
+pub fn report(
+    state: &AppState,
+    loaded: &Loaded,
+    period: PeriodName,
+    agency: Option<u32>,
+) -> (Report, ReportWindow) {
+    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let (from, to) = period.bounds(state.convention);
+    let now = state.now();
+    let report = build_report(&judge, period.to_string(), from, to, now, agency);
+    (report, ReportWindow::new(from, to, now))
+}
+
+/// The HTML page of a report; `figure` gives each chart's image and links.
+#[allow(clippy::too_many_arguments)]
+pub fn report_page(
+    state: &AppState,
+    loaded: &Loaded,
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+    figure: &dyn Fn(ChartKind) -> Figure,
+    downloads: Vec<(String, String)>,
+    home: Option<String>,
+) -> (String, Report) {
+    let (report, window) = report(state, loaded, period, agency);
+    let source = state.source(lang);
+    let page = ReportPage {
+        report: &report,
+        period,
+        dataset: &loaded.dataset,
+        lang,
+        cutoff: datetime_of(window.cutoff),
+        cutoff_is_now: window.cutoff_is_now,
+        agency,
+        source: &source,
+        generated: datetime_of(loaded.loaded_at),
+        figures: ChartKind::ALL.iter().map(|k| figure(*k)).collect(),
+        downloads,
+        home,
+    };
+    let html = crate::report_html::render(&page);
+    (html, report)
+}
+
+/// Checks a folder path for `render --out` (see [`crate::render`]).
+pub fn is_plain_name(p: &Path) -> bool {
+    !p.as_os_str().is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}

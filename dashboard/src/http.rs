@@ -1,0 +1,666 @@
+//! The HTTP interface (DESIGN §5), built in one place ([`router`]).
+//!
+//! - `/` — periods with data, the charts, a form to choose period, agency, language
+//! - `/charts/{name}.{png,svg}` — `from`, `to` (YYYY-MM-DD), `agency`, `lang`, `width`, `height`
+//! - `/reports/{period}` — HTML; `?format=csv` or `?format=json`; `agency`, `lang`
+//! - `/reports?period=…&agency=…` — the index form's target: redirects to the above
+//! - `/healthz` — 200 once data is loaded, else 503
+//!
+//! Parameters are validated into typed requests first: a bad one is a 400
+//! naming it, an unknown agency a 404 naming it, no data yet a 503 saying
+//! why. Charts are drawn on blocking threads, a bounded number at once.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use chrono::{Datelike, NaiveDate};
+use motcua_queries::Judge;
+use motcua_queries::charts::{MAX_RANGE_DAYS, data_span, default_range};
+use motcua_queries::report::{PeriodKind, PeriodName};
+
+use crate::app::{self, AppState, ChartRequest, Format};
+use crate::charts::{ChartKind, MAX_SIDE, MIN_SIDE, agency_name};
+use crate::data::Loaded;
+use crate::i18n::Lang;
+use crate::report_html::{Figure, esc};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/charts/{file}", get(chart))
+        .route("/reports", get(report_form))
+        .route("/reports/{period}", get(report))
+        .with_state(state)
+}
+
+/// An error answer: status and a message naming what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_param(name: &str, problem: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("parameter `{name}`: {problem}"),
+        }
+    }
+
+    fn unknown_agency(code: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!(
+                "parameter `agency`: unknown agency {:?} (no such code in the source)",
+                code.chars().take(80).collect::<String>()
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, format!("{}\n", self.message)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        r
+    }
+}
+
+impl From<crate::data::Unavailable> for ApiError {
+    fn from(e: crate::data::Unavailable) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("{e}; retrying — try again shortly"),
+        }
+    }
+}
+
+/// Longest query string accepted.
+const MAX_QUERY: usize = 2048;
+
+/// Decoded `name=value` pairs; each name at most once, and only the allowed ones.
+fn params(
+    raw: Option<&str>,
+    allowed: &[&'static str],
+) -> Result<Vec<(&'static str, String)>, ApiError> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_QUERY {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("the query string is longer than {MAX_QUERY} bytes"),
+        });
+    }
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = decode(k)
+            .ok_or_else(|| ApiError::bad_param(k, "is not valid percent-encoded UTF-8"))?;
+        let name = allowed.iter().copied().find(|a| *a == k).ok_or_else(|| {
+            ApiError::bad_param(
+                &k.chars().take(40).collect::<String>(),
+                format!("unknown parameter; use {}", allowed.join(", ")),
+            )
+        })?;
+        let v = decode(v)
+            .ok_or_else(|| ApiError::bad_param(name, "is not valid percent-encoded UTF-8"))?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(ApiError::bad_param(name, "given more than once"));
+        }
+        // An empty value (an untouched form field) means "not given".
+        if !v.is_empty() {
+            out.push((name, v));
+        }
+    }
+    Ok(out)
+}
+
+fn decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn get_param<'a>(p: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+    p.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+}
+
+fn parse_date(name: &str, v: &str) -> Result<NaiveDate, ApiError> {
+    let bad = || {
+        ApiError::bad_param(
+            name,
+            format!(
+                "{:?} is not a date; write YYYY-MM-DD",
+                v.chars().take(40).collect::<String>()
+            ),
+        )
+    };
+    if v.len() != 10 {
+        return Err(bad());
+    }
+    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
+    if !(2000..=2100).contains(&d.year()) {
+        return Err(ApiError::bad_param(
+            name,
+            format!("{v} is outside the years 2000–2100"),
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_lang(p: &[(&'static str, String)]) -> Result<Lang, ApiError> {
+    get_param(p, "lang").map_or(Ok(Lang::Vi), |v| {
+        v.parse().map_err(|e| ApiError::bad_param("lang", e))
+    })
+}
+
+fn parse_side(p: &[(&'static str, String)], name: &str, default: u32) -> Result<u32, ApiError> {
+    let Some(v) = get_param(p, name) else {
+        return Ok(default);
+    };
+    let bad = || {
+        ApiError::bad_param(
+            name,
+            format!(
+                "{:?} must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}",
+                v.chars().take(20).collect::<String>()
+            ),
+        )
+    };
+    let n: u32 = if v.len() <= 6 && v.bytes().all(|b| b.is_ascii_digit()) {
+        v.parse().map_err(|_| bad())?
+    } else {
+        return Err(bad());
+    };
+    if (MIN_SIDE..=MAX_SIDE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(bad())
+    }
+}
+
+fn parse_period(v: &str) -> Result<PeriodName, ApiError> {
+    v.parse::<PeriodName>()
+        .map_err(|e| ApiError::bad_param("period", e))
+}
+
+/// Resolves an agency code against the data: 404 when unknown.
+fn resolve_agency(loaded: &Loaded, code: Option<&str>) -> Result<Option<u32>, ApiError> {
+    match code {
+        None => Ok(None),
+        Some(code) => loaded
+            .dataset
+            .agency_index(code)
+            .map(Some)
+            .ok_or_else(|| ApiError::unknown_agency(code)),
+    }
+}
+
+/// The query of a chart, validated (the agency is checked against the data later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartQuery {
+    pub kind: ChartKind,
+    pub format: Format,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub agency: Option<String>,
+    pub lang: Lang,
+    pub width: u32,
+    pub height: u32,
+}
+
+pub fn parse_chart_query(
+    file: &str,
+    raw: Option<&str>,
+    today: NaiveDate,
+    state: &AppState,
+) -> Result<ChartQuery, ApiError> {
+    let (name, ext) = file.rsplit_once('.').ok_or_else(|| {
+        ApiError::bad_param(
+            "format",
+            format!(
+                "{:?} has no extension: ask for NAME.png or NAME.svg",
+                file.chars().take(60).collect::<String>()
+            ),
+        )
+    })?;
+    let kind: ChartKind = name.parse().map_err(|e| ApiError::bad_param("chart", e))?;
+    let format = match ext {
+        "png" => Format::Png,
+        "svg" => Format::Svg,
+        other => {
+            return Err(ApiError::bad_param(
+                "format",
+                format!(
+                    "{:?} is not a chart format: use .png or .svg",
+                    other.chars().take(20).collect::<String>()
+                ),
+            ));
+        }
+    };
+    let p = params(raw, &["from", "to", "agency", "lang", "width", "height"])?;
+    let from = get_param(&p, "from")
+        .map(|v| parse_date("from", v))
+        .transpose()?;
+    let to = get_param(&p, "to")
+        .map(|v| parse_date("to", v))
+        .transpose()?;
+    let (from, to) = match (from, to) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, today.max(f)),
+        (None, Some(t)) => (default_range(t, state.convention).0, t),
+        (None, None) => default_range(today, state.convention),
+    };
+    if from > to {
+        return Err(ApiError::bad_param(
+            "from",
+            format!("{from} is after `to` ({to})"),
+        ));
+    }
+    if (to - from).num_days() > MAX_RANGE_DAYS {
+        return Err(ApiError::bad_param(
+            "from",
+            format!("the range {from} … {to} is longer than {MAX_RANGE_DAYS} days"),
+        ));
+    }
+    Ok(ChartQuery {
+        kind,
+        format,
+        from,
+        to,
+        agency: get_param(&p, "agency").map(str::to_owned),
+        lang: parse_lang(&p)?,
+        width: parse_side(&p, "width", 1200)?,
+        height: parse_side(&p, "height", 700)?,
+    })
+}
+
+async fn chart(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = parse_chart_query(&file, raw.as_deref(), state.today(), &state)?;
+    let loaded = state.store.get().await?;
+    let agency = resolve_agency(&loaded, q.agency.as_deref())?;
+    // A range that is exactly a reporting period is named as one.
+    let period = [PeriodKind::Year, PeriodKind::Quarter, PeriodKind::Month]
+        .into_iter()
+        .map(|k| PeriodName::containing(k, q.from, state.convention))
+        .chain(half_containing(q.from, &state))
+        .find(|p| p.bounds(state.convention) == (q.from, q.to));
+    let req = ChartRequest {
+        kind: q.kind,
+        from: q.from,
+        to: q.to,
+        agency,
+        lang: q.lang,
+        width: q.width,
+        height: q.height,
+        period,
+    };
+    let bytes = draw(&state, loaded, req, q.format).await?;
+    let content_type = match q.format {
+        Format::Png => "image/png",
+        Format::Svg => "image/svg+xml; charset=utf-8",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn half_containing(d: NaiveDate, state: &AppState) -> Option<PeriodName> {
+    match PeriodName::containing(PeriodKind::Quarter, d, state.convention) {
+        PeriodName::Quarter(y, q) => Some(PeriodName::Half(y, q.div_ceil(2))),
+        _ => None,
+    }
+}
+
+/// Draws on a blocking thread, holding one of the render permits.
+async fn draw(
+    state: &AppState,
+    loaded: Arc<Loaded>,
+    req: ChartRequest,
+    format: Format,
+) -> Result<Vec<u8>, ApiError> {
+    let internal = |m: String| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("drawing the chart failed: {m}"),
+    };
+    let _permit = state
+        .render_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || app::chart(&st, &loaded, &req, format))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(internal)
+}
+
+async fn report(
+    State(state): State<AppState>,
+    Path(period): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let period = parse_period(&period)?;
+    let p = params(raw.as_deref(), &["format", "agency", "lang"])?;
+    let lang = parse_lang(&p)?;
+    let format = get_param(&p, "format").unwrap_or("html");
+    if !["html", "csv", "json"].contains(&format) {
+        return Err(ApiError::bad_param(
+            "format",
+            format!(
+                "{:?} is not a report format: use html, csv or json",
+                format.chars().take(20).collect::<String>()
+            ),
+        ));
+    }
+    let loaded = state.store.get().await?;
+    let agency_code = get_param(&p, "agency");
+    let agency = resolve_agency(&loaded, agency_code)?;
+    let st = state.clone();
+    let format = format.to_owned();
+    let agency_q = agency_code
+        .map(|c| format!("&agency={}", encode(c)))
+        .unwrap_or_default();
+    let response = tokio::task::spawn_blocking(move || -> Response {
+        match format.as_str() {
+            "json" => {
+                let (report, _) = app::report(&st, &loaded, period, agency);
+                let body = serde_json::to_string_pretty(&report).unwrap_or_default();
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }
+            "csv" => {
+                let (report, _) = app::report(&st, &loaded, period, agency);
+                let body = crate::csv::report_csv(&report, &loaded.dataset, lang);
+                let disposition = format!("attachment; filename=\"bieu06-{period}.csv\"");
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                        (header::CONTENT_DISPOSITION, disposition),
+                    ],
+                    body,
+                )
+                    .into_response()
+            }
+            _ => {
+                let (from, to) = period.bounds(st.convention);
+                let figure = |k: ChartKind| {
+                    let q = format!("from={from}&to={to}&lang={}{agency_q}", lang.code());
+                    Figure {
+                        src: format!("/charts/{}.png?{q}", k.name()),
+                        title: k
+                            .title(
+                                lang,
+                                if agency.is_some() {
+                                    motcua_queries::charts::Grouping::Sector
+                                } else {
+                                    motcua_queries::charts::Grouping::Agency
+                                },
+                            )
+                            .to_owned(),
+                        links: vec![
+                            ("PNG".into(), format!("/charts/{}.png?{q}", k.name())),
+                            ("SVG".into(), format!("/charts/{}.svg?{q}", k.name())),
+                        ],
+                    }
+                };
+                let base = format!("/reports/{period}?lang={}{agency_q}", lang.code());
+                let downloads = vec![
+                    ("CSV".to_owned(), format!("{base}&format=csv")),
+                    ("JSON".to_owned(), format!("{base}&format=json")),
+                ];
+                let (html, _) = app::report_page(
+                    &st,
+                    &loaded,
+                    period,
+                    agency,
+                    lang,
+                    &figure,
+                    downloads,
+                    Some("/".into()),
+                );
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("drawing up the report failed: {e}"),
+    })?;
+    Ok(response)
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The index form's target: `/reports?period=2025&agency=X&lang=vi` → `/reports/2025?…`.
+async fn report_form(RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = params(raw.as_deref(), &["period", "agency", "lang", "format"])?;
+    let period = parse_period(
+        get_param(&p, "period").ok_or_else(|| ApiError::bad_param("period", "missing"))?,
+    )?;
+    let lang = parse_lang(&p)?;
+    let mut target = format!("/reports/{period}?lang={}", lang.code());
+    if let Some(a) = get_param(&p, "agency") {
+        let _ = write!(target, "&agency={}", encode(a));
+    }
+    if let Some(f) = get_param(&p, "format") {
+        let _ = write!(target, "&format={}", encode(f));
+    }
+    Ok(Redirect::to(&target).into_response())
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.cached() {
+        Some(_) => (StatusCode::OK, "ok\n").into_response(),
+        None => match state.store.get().await {
+            Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
+    }
+}
+
+/// The periods of the data, newest first: each year with its halves,
+/// quarters and months that overlap the data.
+pub fn periods_with_data(state: &AppState, loaded: &Loaded) -> Vec<(i32, Vec<PeriodName>)> {
+    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let Some((first, last)) = data_span(&judge) else {
+        return Vec::new();
+    };
+    let last = last.min(state.today().max(first));
+    let mut years = Vec::new();
+    for y in (first.year().max(2000)..=(last.year() + 1).min(2100)).rev() {
+        let mut list = vec![PeriodName::Year(y)];
+        list.extend((1..=2).map(|h| PeriodName::Half(y, h)));
+        list.extend((1..=4).map(|q| PeriodName::Quarter(y, q)));
+        list.extend((1..=12).map(|m| PeriodName::Month(y, m)));
+        let list: Vec<PeriodName> = list
+            .into_iter()
+            .filter(|p| {
+                let (a, b) = p.bounds(state.convention);
+                a <= last && b >= first
+            })
+            .collect();
+        if !list.is_empty() {
+            years.push((y, list));
+        }
+    }
+    years
+}
+
+async fn index(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = params(raw.as_deref(), &["lang"])?;
+    let lang = parse_lang(&p)?;
+    let loaded = state.store.get().await?;
+    let t = lang.t();
+    let years = periods_with_data(&state, &loaded);
+    let mut html = String::with_capacity(32 * 1024);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title>\
+         <style>body{{font-family:\"DejaVu Sans\",sans-serif;max-width:1100px;margin:0 auto;padding:16px;color:#1a1a1a}}\
+         table{{border-collapse:collapse}}td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}\
+         a{{color:#0072B2}}form{{display:flex;gap:12px;flex-wrap:wrap;align-items:end;padding:12px;background:#f2f2f2}}\
+         label{{display:flex;flex-direction:column;font-size:13px;gap:3px}}small{{color:#4d4d4d}}</style></head><body>\n",
+        lang.code(),
+        esc(t.index_title)
+    );
+    let _ = write!(
+        html,
+        "<h1>{}</h1>\n<p>{}</p>\n",
+        esc(t.index_title),
+        esc(t.index_intro)
+    );
+    let _ = writeln!(
+        html,
+        "<p><small>{}: {} {} · {}: {} · <a href=\"/?lang=vi\">Tiếng Việt</a> · <a href=\"/?lang=en\">English</a></small></p>",
+        esc(t.data_loaded),
+        esc(&lang.date(motcua_queries::model::datetime_of(loaded.loaded_at).date())),
+        motcua_queries::model::datetime_of(loaded.loaded_at).format("%H:%M"),
+        esc(t.source),
+        esc(&state.source(lang))
+    );
+
+    // The form.
+    let _ = write!(
+        html,
+        "<h2>{}</h2>\n<form method=\"get\" action=\"/reports\">",
+        esc(t.choose)
+    );
+    let _ = write!(html, "<label>{}<select name=\"period\">", esc(t.periods));
+    let default_period = years.first().map(|(y, _)| PeriodName::Year(*y));
+    for (_, list) in &years {
+        for p in list {
+            let _ = write!(
+                html,
+                "<option value=\"{p}\"{}>{}</option>",
+                if Some(*p) == default_period {
+                    " selected"
+                } else {
+                    ""
+                },
+                esc(&lang.period(*p))
+            );
+        }
+    }
+    let _ = write!(
+        html,
+        "</select></label><label>{}<select name=\"agency\"><option value=\"\">{}</option>",
+        esc(t.agency),
+        esc(t.all_agencies)
+    );
+    let ds = &loaded.dataset;
+    let mut agencies: Vec<(String, &str)> = (0..ds.agency_codes.len() as u32)
+        .map(|i| (agency_name(ds, i), ds.agency_codes[i as usize].as_str()))
+        .collect();
+    agencies.sort();
+    for (name, code) in &agencies {
+        let _ = write!(
+            html,
+            "<option value=\"{}\">{} ({})</option>",
+            esc(code),
+            esc(name),
+            esc(code)
+        );
+    }
+    let _ = writeln!(
+        html,
+        "</select></label><label>{}<select name=\"lang\"><option value=\"vi\"{}>Tiếng Việt</option><option value=\"en\"{}>English</option></select></label>\
+         <button type=\"submit\">{}</button></form>",
+        esc(t.language),
+        if lang == Lang::Vi { " selected" } else { "" },
+        if lang == Lang::En { " selected" } else { "" },
+        esc(t.show_report)
+    );
+
+    // Periods.
+    let _ = write!(html, "<h2>{}</h2>\n<table>", esc(t.periods));
+    for (y, list) in &years {
+        let _ = write!(html, "<tr><th>{y}</th><td>");
+        let links: Vec<String> = list
+            .iter()
+            .map(|p| {
+                format!(
+                    "<a href=\"/reports/{p}?lang={}\">{}</a>",
+                    lang.code(),
+                    esc(&p.to_string())
+                )
+            })
+            .collect();
+        html.push_str(&links.join(" · "));
+        html.push_str("</td></tr>");
+    }
+    html.push_str("</table>\n");
+
+    // Charts.
+    // The twelve months up to the end of the data (or today, if sooner).
+    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let end = data_span(&judge).map_or(state.today(), |(_, last)| last.min(state.today()));
+    let (from, to) = default_range(end, state.convention);
+    let _ = write!(
+        html,
+        "<h2>{}</h2>\n<p><small>{} – {}</small></p><ul>",
+        esc(t.charts),
+        esc(&lang.date(from)),
+        esc(&lang.date(to))
+    );
+    for k in ChartKind::ALL {
+        let _ = write!(
+            html,
+            "<li>{} — <a href=\"/charts/{k}.png?{q}\">PNG</a> · <a href=\"/charts/{k}.svg?{q}\">SVG</a> <small><code>{k}</code></small></li>",
+            esc(k.title(lang, motcua_queries::charts::Grouping::Agency)),
+            q = format!("from={from}&amp;to={to}&amp;lang={}", lang.code())
+        );
+    }
+    let _ = write!(
+        html,
+        "</ul>\n<p><small>/charts/NAME.png|svg ? from=YYYY-MM-DD &amp; to=YYYY-MM-DD &amp; agency=CODE &amp; lang=vi|en &amp; width=200–4000 &amp; height=200–4000</small></p>\n</body></html>\n"
+    );
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+}

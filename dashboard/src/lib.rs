@@ -1,0 +1,111 @@
+//! motcua-dashboard: static report charts (PNG/SVG) and the official
+//! periodic report (Biểu 06/VPCP/KSTT) for inspectors, drawn from the same
+//! KPI definitions as the exporter (`motcua-queries`); the dashboard never
+//! counts or classifies a dossier itself.
+
+pub mod app;
+pub mod charts;
+pub mod config;
+pub mod csv;
+pub mod data;
+pub mod demo;
+pub mod http;
+pub mod i18n;
+pub mod render;
+pub mod report_html;
+
+use anyhow::Context;
+
+pub use app::AppState;
+pub use config::{Cli, Command, Settings};
+pub use http::router;
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::query=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&cli)?;
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let state = AppState::from_settings(&settings, progress).await?;
+    match cli.command {
+        Command::Serve { listen } => {
+            let addr = listen.unwrap_or(settings.config.listen);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!("serving charts and reports on http://{addr}/");
+            // Load in the background: the service answers (503) while the source is down.
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                let _ = store.get().await;
+            });
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(shutdown())
+                .await
+                .context("serving HTTP")?;
+            Ok(())
+        }
+        Command::Render {
+            period,
+            out,
+            agency,
+            lang,
+        } => {
+            let started = std::time::Instant::now();
+            let loaded = state.store.get().await?;
+            let agency = match agency.as_deref() {
+                Some(code) => Some(
+                    loaded
+                        .dataset
+                        .agency_index(code)
+                        .with_context(|| format!("--agency: unknown agency {code:?}"))?,
+                ),
+                None => None,
+            };
+            eprintln!(
+                "read {} dossiers in {:.2} s; writing the {period} bundle into {}",
+                loaded.dataset.dossiers.len(),
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
+            let bundle = render::write_bundle(&state, &loaded, period, agency, lang, &out, true)?;
+            eprintln!(
+                "wrote {} files into {} in {:.2} s",
+                bundle.files.len(),
+                bundle.dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

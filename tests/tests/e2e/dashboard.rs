@@ -1,0 +1,263 @@
+//! The dashboard as a person sees it: the service on a loopback port, the
+//! report page loaded by a headless Chromium (Debian package `chromium`),
+//! a screenshot that must not be blank and must show the charts' colours,
+//! and a DOM probe confirming every chart image loaded.
+//!
+//! Without Chromium the test fails when `CI=true` and is skipped, saying
+//! why, everywhere else.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::response::Html;
+use axum::routing::get;
+use motcua_dashboard::data::Store;
+use motcua_dashboard::{AppState, router};
+use motcua_queries::{ConnectOptions, Reader, WorkCalendar};
+
+use crate::support::{Engine, demo_db, require};
+
+/// The dashboard's state over a database URL, with "now" fixed after the demo.
+fn state_for(url: &str) -> AppState {
+    let calendar = WorkCalendar::builtin();
+    let reader = Reader::open(url, None, &ConnectOptions::default()).expect("demo URL");
+    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600));
+    let mut state = AppState::new(store, calendar);
+    state.fixed_now = Some(motcua_queries::model::ts_of(
+        chrono::NaiveDate::from_ymd_opt(2026, 7, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("a date"),
+    ));
+    state
+}
+
+async fn fetch(app: &axum::Router, uri: &str) -> (u16, Vec<u8>) {
+    use tower::ServiceExt;
+    let response = app
+        .clone()
+        .oneshot(
+            axum::http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 32 << 20)
+        .await
+        .expect("body");
+    (status, body.to_vec())
+}
+
+/// The report the dashboard serves (JSON and CSV) is the same whichever
+/// engine holds the data.
+#[tokio::test]
+async fn the_served_report_is_identical_on_every_engine() {
+    let uris = [
+        "/reports/2025?format=json",
+        "/reports/2026-Q2?format=json",
+        "/reports/2025-H2?format=csv",
+        "/reports/2026-06?format=csv&lang=en",
+    ];
+    let mut reference: Option<Vec<Vec<u8>>> = None;
+    for engine in Engine::ALL {
+        let Some(db) = demo_db(engine).await else {
+            continue;
+        };
+        let app = router(state_for(&db.url));
+        let mut bodies = Vec::new();
+        for uri in uris {
+            let (status, body) = fetch(&app, uri).await;
+            assert_eq!(
+                status,
+                200,
+                "{engine:?} {uri}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            bodies.push(body);
+        }
+        db.drop_db().await;
+        match &reference {
+            None => reference = Some(bodies),
+            Some(r) => {
+                for ((a, b), uri) in r.iter().zip(&bodies).zip(uris) {
+                    assert!(a == b, "{engine:?}: {uri} differs from SQLite");
+                }
+            }
+        }
+    }
+    let reference = reference.expect("SQLite ran");
+    assert!(String::from_utf8_lossy(&reference[0]).contains("\"received_total\""));
+}
+
+/// The Okabe–Ito colours the charts' bars are filled with.
+const CHART_COLOURS: [[u8; 3]; 5] = [
+    [0x00, 0x72, 0xB2], // blue
+    [0xD5, 0x5E, 0x00], // vermillion
+    [0x00, 0x9E, 0x73], // bluish green
+    [0xE6, 0x9F, 0x00], // orange
+    [0x56, 0xB4, 0xE9], // sky blue
+];
+
+fn chromium() -> Result<PathBuf, String> {
+    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if Path::new(candidate).is_file() {
+            return Ok(PathBuf::from(candidate));
+        }
+    }
+    Err("no chromium in /usr/bin (Debian package `chromium`)".into())
+}
+
+/// Runs headless Chromium with a fresh profile; returns its stdout.
+async fn run_chromium(browser: &Path, profile: &Path, args: &[String]) -> String {
+    let mut cmd = tokio::process::Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--virtual-time-budget=10000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(args)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("chromium finished within 120 s")
+        .expect("chromium started");
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Distinct colours of a PNG, and how many pixels have each chart colour.
+fn analyse(png_bytes: &[u8]) -> (u32, u32, usize, Vec<usize>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let n = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(n).collect();
+    let distinct: HashSet<&[u8]> = pixels.iter().copied().collect();
+    let counts = CHART_COLOURS
+        .iter()
+        .map(|c| {
+            pixels
+                .iter()
+                .filter(|p| p[..3].iter().zip(c).all(|(a, b)| a.abs_diff(*b) <= 6))
+                .count()
+        })
+        .collect();
+    (info.width, info.height, distinct.len(), counts)
+}
+
+#[tokio::test]
+async fn chromium_shows_the_report_with_its_charts() {
+    let Some(browser) = require("headless Chromium", chromium()) else {
+        return;
+    };
+    let db = demo_db(Engine::Sqlite)
+        .await
+        .expect("SQLite is always available");
+    let calendar = WorkCalendar::builtin();
+    let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("demo URL");
+    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600));
+    let state = AppState::new(store, calendar);
+    let loaded = state.store.get().await.expect("the demo loads");
+    // One agency keeps the table short, so the charts are on the first screen.
+    let ds = &loaded.dataset;
+    let busiest = {
+        let mut counts = vec![0usize; ds.agency_codes.len()];
+        for d in &ds.dossiers {
+            counts[d.agency as usize] += 1;
+        }
+        (0..counts.len())
+            .max_by_key(|i| counts[*i])
+            .expect("agencies")
+    };
+    let agency = ds.agency_codes[busiest].clone();
+    let report_path = format!("/reports/2025?agency={agency}");
+
+    // The probe page: the report in a frame, and a script that writes
+    // whether every image in it loaded.
+    let probe = format!(
+        "<!DOCTYPE html><html><body><iframe id=\"r\" src=\"{report_path}\" width=\"1400\" height=\"900\"></iframe>\
+         <pre id=\"result\">pending</pre><script>\
+         window.addEventListener('load', function () {{\
+           var imgs = Array.from(document.getElementById('r').contentDocument.images);\
+           var ok = imgs.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }}).length;\
+           document.getElementById('result').textContent = 'images ' + ok + '/' + imgs.length;\
+         }});</script></body></html>"
+    );
+    let app = router(state).route(
+        "/probe",
+        get(move || std::future::ready(Html(probe.clone()))),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let work = std::env::temp_dir().join(format!("motcua-chromium-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("temp dir");
+
+    // 1. The DOM probe: every chart image loaded.
+    let dom = run_chromium(
+        &browser,
+        &work.join("profile-dom"),
+        &["--dump-dom".to_owned(), format!("http://{addr}/probe")],
+    )
+    .await;
+    let result = dom
+        .split("<pre id=\"result\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or("no result");
+    let expected = motcua_dashboard::charts::ChartKind::ALL.len();
+    assert_eq!(
+        result,
+        format!("images {expected}/{expected}"),
+        "the DOM probe says {result:?}"
+    );
+
+    // 2. The screenshot: not blank, and the charts' colours on it.
+    let shot = work.join("report.png");
+    run_chromium(
+        &browser,
+        &work.join("profile-shot"),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1400,3200".to_owned(),
+            format!("http://{addr}{report_path}"),
+        ],
+    )
+    .await;
+    let bytes = std::fs::read(&shot).expect("a screenshot");
+    let (w, h, distinct, counts) = analyse(&bytes);
+    assert_eq!((w, h), (1400, 3200));
+    assert!(distinct > 200, "only {distinct} colours: a blank page?");
+    for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
+        assert!(
+            *n > 500,
+            "chart colour {colour:02X?} on only {n} pixels: charts not shown?"
+        );
+    }
+
+    server.abort();
+    let _ = std::fs::remove_dir_all(&work);
+    db.drop_db().await;
+}
