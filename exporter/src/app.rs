@@ -49,6 +49,8 @@ pub enum StartError {
     Setup(#[from] SetupError),
     #[error("checking the SQL files on the source database failed: {0}")]
     Check(#[source] motcua_queries::SourceError),
+    #[error(transparent)]
+    Web(#[from] motcua_web::WebConfigError),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
 }
@@ -98,6 +100,12 @@ async fn check_source(pipeline: &Pipeline) -> Result<(), StartError> {
 /// Runs the exporter until SIGTERM or Ctrl-C.
 pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
     let settings = Settings::resolve(&cli, &env)?;
+    // TLS and basic auth: checked before anything else starts.
+    let web = settings
+        .web_config_file
+        .as_deref()
+        .map(motcua_web::WebConfig::load)
+        .transpose()?;
     let url = source_url(&settings).await?;
     let pipeline = Pipeline::build(&settings, &url)?;
     // Bind before checking the source so that a busy port fails at once.
@@ -125,12 +133,11 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
     events::listening(listener.local_addr().context("listening socket")?);
     let mut server_shutdown = shutdown_rx.clone();
     let signals = tokio::spawn(wait_for_shutdown(shutdown_tx));
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(async move {
-            let _ = server_shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
-        .context("HTTP server")?;
+    motcua_web::serve(listener, router(shared), web.as_ref(), async move {
+        let _ = server_shutdown.wait_for(|stop| *stop).await;
+    })
+    .await
+    .context("HTTP server")?;
     signals.abort();
     let _ = refresher.await;
     let _ = reloader.await;
@@ -194,6 +201,9 @@ impl Reloader {
         let old = &self.settings;
         if old.listen != new.listen {
             warn!(old = %old.listen, new = %new.listen, "listen changes need a restart; still serving on the old address");
+        }
+        if old.web_config_file != new.web_config_file {
+            warn!("web_config_file changes need a restart; TLS and basic auth are unchanged");
         }
         if old.demo && (old.data_dir != new.data_dir || old.demo_dossiers != new.demo_dossiers) {
             warn!("data_dir and demo_dossiers changes need a restart");

@@ -25,6 +25,7 @@ pub const ENV_LISTEN: &str = "MOTCUA_LISTEN";
 pub const ENV_REFRESH_INTERVAL: &str = "MOTCUA_REFRESH_INTERVAL";
 pub const ENV_CALENDAR: &str = "MOTCUA_CALENDAR";
 pub const ENV_QUERIES_DIR: &str = "MOTCUA_QUERIES_DIR";
+pub const ENV_WEB_CONFIG_FILE: &str = "MOTCUA_WEB_CONFIG_FILE";
 
 /// Default listen address (DESIGN §5: exporter port 9745).
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9745";
@@ -74,6 +75,10 @@ pub struct Cli {
     /// Folder of the operator's SQL files [env: MOTCUA_QUERIES_DIR] [default: built-in]
     #[arg(long, value_name = "DIR")]
     pub queries_dir: Option<PathBuf>,
+    /// Web config file (exporter-toolkit YAML: tls_server_config, basic_auth_users) for
+    /// HTTPS and basic auth [env: MOTCUA_WEB_CONFIG_FILE] [default: plain HTTP]
+    #[arg(long, value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// Create and seed an embedded SQLite demo database (in `data_dir`) and serve it
     #[arg(long)]
     pub demo: bool,
@@ -98,6 +103,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// refresh_interval = "60s"
 /// calendar = "calendar.toml"          # default: the built-in calendar
 /// queries_dir = "sql"                  # default: the built-in SQL files
+/// web_config_file = "web-config.yml"   # TLS and basic auth; default: plain HTTP
 /// period_convention = "calendar"       # or "day15" (15th-to-14th statistical months)
 /// data_dir = "motcua-data"             # where --demo keeps its database
 /// demo_dossiers = 300000
@@ -118,6 +124,8 @@ pub struct Config {
     pub calendar: Option<PathBuf>,
     /// Folder of the operator's SQL files. Default: the built-in files.
     pub queries_dir: Option<PathBuf>,
+    /// Web config file (TLS, basic auth). Default: none, plain HTTP.
+    pub web_config_file: Option<PathBuf>,
     /// `calendar` (default) or `day15`.
     pub period_convention: PeriodConvention,
     /// Where `--demo` keeps its database. Default: `motcua-data`.
@@ -145,6 +153,7 @@ impl Default for Config {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             calendar: None,
             queries_dir: None,
+            web_config_file: None,
             period_convention: PeriodConvention::Calendar,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             demo_dossiers: DEFAULT_DEMO_DOSSIERS,
@@ -253,6 +262,7 @@ pub struct Settings {
     pub refresh_interval: Duration,
     pub calendar: Option<PathBuf>,
     pub queries_dir: Option<PathBuf>,
+    pub web_config_file: Option<PathBuf>,
     pub period_convention: PeriodConvention,
     pub data_dir: PathBuf,
     pub demo: bool,
@@ -319,6 +329,7 @@ impl Config {
         config.database_url_file.as_mut().map(anchor);
         config.calendar.as_mut().map(anchor);
         config.queries_dir.as_mut().map(anchor);
+        config.web_config_file.as_mut().map(anchor);
         if text_has_key(text, "data_dir") {
             anchor(&mut config.data_dir);
         }
@@ -426,6 +437,11 @@ impl Settings {
             .clone()
             .or_else(|| env(ENV_QUERIES_DIR).map(PathBuf::from))
             .or(file.queries_dir);
+        let web_config_file = cli
+            .web_config_file
+            .clone()
+            .or_else(|| env(ENV_WEB_CONFIG_FILE).map(PathBuf::from))
+            .or(file.web_config_file);
 
         let origin_of_file = || {
             config_file
@@ -452,6 +468,7 @@ impl Settings {
             refresh_interval,
             calendar,
             queries_dir,
+            web_config_file,
             period_convention: file.period_convention,
             data_dir: file.data_dir,
             demo: cli.demo,

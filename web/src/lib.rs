@@ -39,6 +39,14 @@ pub async fn serve(
     web: Option<&WebConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    if let Some(w) = web {
+        tracing::info!(
+            file = %w.path().display(),
+            tls = w.tls_enabled(),
+            basic_auth = w.auth_enabled(),
+            "web config applied"
+        );
+    }
     let router = match web.filter(|w| w.auth_enabled()) {
         Some(w) => router.layer(axum::middleware::from_fn_with_state(
             auth::BasicAuth::new(w.users()),

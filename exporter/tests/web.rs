@@ -1,0 +1,246 @@
+//! TLS and basic auth: the real binary started with `--web-config-file`
+//! (or the `web_config_file` key), scraped over HTTPS by a rustls client
+//! that trusts only a CA made for the test.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{TempDir, shared_demo};
+use motcua_exporter::{Cli, Settings};
+use motcua_web::test_support::{TestPki, http_get, https_get, quick_hash};
+
+const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
+
+fn exporter(db: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    for var in [
+        "MOTCUA_CONFIG",
+        "MOTCUA_LISTEN",
+        "MOTCUA_REFRESH_INTERVAL",
+        "MOTCUA_CALENDAR",
+        "MOTCUA_QUERIES_DIR",
+        "MOTCUA_WEB_CONFIG_FILE",
+        "RUST_LOG",
+    ] {
+        c.env_remove(var);
+    }
+    c.env(
+        "MOTCUA_DATABASE_URL",
+        format!("sqlite:{}?mode=ro", db.display()),
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    c
+}
+
+/// A running exporter; killed on drop.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Running {
+    fn start(c: &mut Command) -> Running {
+        let mut child = c.spawn().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    fn wait_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line with {needle:?}; log so far:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn addr(&mut self) -> SocketAddr {
+        let line = self.wait_line("serving /metrics");
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .expect("address in the log line")
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_web_config(dir: &TempDir, pki: &TestPki, password: &str) {
+    pki.write_to(dir.path()).unwrap();
+    std::fs::write(
+        dir.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             basic_auth_users:\n  prometheus: {}\n",
+            quick_hash(password)
+        ),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn binary_serves_metrics_over_https_with_basic_auth() {
+    let dir = TempDir::new("web-flag");
+    let pki = TestPki::generate();
+    write_web_config(&dir, &pki, "scrape-me");
+    let mut running = Running::start(
+        exporter(shared_demo())
+            .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
+            .arg("--web-config-file")
+            .arg(dir.join("web.yml")),
+    );
+    let addr = running.addr();
+    let applied = running.wait_line("web config applied");
+    assert!(
+        applied.contains("tls=true") && applied.contains("basic_auth=true"),
+        "{applied}"
+    );
+    running.wait_line("refresh succeeded");
+
+    let auth = Some(("prometheus", "scrape-me"));
+    let r = https_get(addr, &pki.ca_pem, "/metrics", auth)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(r.body.contains("\nmotcua_up 1\n"), "{}", r.body);
+    assert!(r.body.contains("motcua_dossiers_received_total{"));
+
+    for (path, auth) in [
+        ("/metrics", None),
+        ("/healthz", None),
+        ("/", None),
+        ("/metrics", Some(("prometheus", "wrong"))),
+    ] {
+        let r = https_get(addr, &pki.ca_pem, path, auth).await.unwrap();
+        assert_eq!(r.status, 401, "{path}: {r:?}");
+        assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"motcua\""));
+    }
+    let r = https_get(addr, &pki.ca_pem, "/healthz", auth)
+        .await
+        .unwrap();
+    assert!(r.status == 200 && r.body.starts_with("ok\n"), "{r:?}");
+
+    // No plain HTTP on the HTTPS port.
+    assert!(http_get(addr, "/metrics", auth).await.is_err());
+}
+
+#[tokio::test]
+async fn config_key_resolves_from_the_config_files_folder() {
+    let dir = TempDir::new("web-key");
+    let pki = TestPki::generate();
+    write_web_config(&dir, &pki, "pw");
+    let config = dir.join("exporter.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrefresh_interval = \"1h\"\nweb_config_file = \"web.yml\"\n",
+    )
+    .unwrap();
+    // Started from another folder: the relative path follows the config file.
+    let mut running = Running::start(
+        exporter(shared_demo())
+            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .arg("--config")
+            .arg(&config),
+    );
+    let addr = running.addr();
+    let r = https_get(addr, &pki.ca_pem, "/healthz", Some(("prometheus", "pw")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+#[test]
+fn bad_web_config_stops_startup_naming_file_and_key() {
+    let dir = TempDir::new("web-bad");
+    let web = dir.join("web.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
+    )
+    .unwrap();
+    let out = exporter(shared_demo())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("MOTCUA_WEB_CONFIG_FILE", &web)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&web.display().to_string()), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("`tls_server_config.cert_file`"),
+        "{err}"
+    );
+    assert!(err.contains("missing.crt"), "{err}");
+    assert!(!err.contains("serving /metrics"), "{err}");
+}
+
+#[test]
+fn web_config_file_priority_is_flag_env_file() {
+    let dir = TempDir::new("web-prio");
+    let config = dir.join("exporter.toml");
+    std::fs::write(&config, "web_config_file = \"from-file.yml\"\n").unwrap();
+    let cli = |flag: Option<&str>| Cli {
+        config: Some(config.clone()),
+        database_url: Some("sqlite:x".into()),
+        web_config_file: flag.map(Into::into),
+        ..Cli::default()
+    };
+    let with_env = |k: &str| (k == "MOTCUA_WEB_CONFIG_FILE").then(|| "from-env.yml".to_owned());
+    let no_env = |_: &str| None;
+    let s = Settings::resolve(&cli(Some("flag.yml")), &with_env).unwrap();
+    assert_eq!(s.web_config_file, Some("flag.yml".into()));
+    let s = Settings::resolve(&cli(None), &with_env).unwrap();
+    assert_eq!(s.web_config_file, Some("from-env.yml".into()));
+    let s = Settings::resolve(&cli(None), &no_env).unwrap();
+    assert_eq!(s.web_config_file, Some(dir.join("from-file.yml")));
+    let none = Settings::resolve(
+        &Cli {
+            database_url: Some("sqlite:x".into()),
+            ..Cli::default()
+        },
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(none.web_config_file, None);
+}
