@@ -480,22 +480,13 @@ impl Settings {
 }
 
 fn read_url_file(path: &Path, origin: &str) -> Result<DatabaseUrl, ConfigError> {
-    let err = |reason: String| ConfigError::UrlFile {
-        path: path.to_owned(),
-        origin: origin.to_owned(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let url = text.trim();
-    if url.is_empty() {
-        return Err(err("is empty".into()));
-    }
-    if url.lines().count() > 1 {
-        return Err(err(
-            "holds more than one line; it must hold only the URL".into()
-        ));
-    }
-    Ok(DatabaseUrl::new(url))
+    motcua_queries::source::read_url_file(path)
+        .map(DatabaseUrl::new)
+        .map_err(|reason| ConfigError::UrlFile {
+            path: path.to_owned(),
+            origin: origin.to_owned(),
+            reason,
+        })
 }
 
 #[cfg(test)]
@@ -591,20 +582,6 @@ mod tests {
     }
 
     #[test]
-    fn relative_paths_follow_the_config_file() {
-        let c = Config::parse(
-            "calendar = \"cal.toml\"\nqueries_dir = \"/abs/sql\"\ndata_dir = \"data\"",
-            Path::new("/etc/motcua/exporter.toml"),
-        )
-        .unwrap();
-        assert_eq!(c.calendar, Some(PathBuf::from("/etc/motcua/cal.toml")));
-        assert_eq!(c.queries_dir, Some(PathBuf::from("/abs/sql")));
-        assert_eq!(c.data_dir, PathBuf::from("/etc/motcua/data"));
-        let c = Config::parse("", Path::new("/etc/motcua/exporter.toml")).unwrap();
-        assert_eq!(c.data_dir, PathBuf::from("motcua-data"));
-    }
-
-    #[test]
     fn query_timeout_parses_and_has_a_floor() {
         let c = Config::parse("query_timeout = \"2m 30s\"", Path::new("c.toml")).unwrap();
         assert_eq!(c.query_timeout, Duration::from_secs(150));
@@ -617,6 +594,20 @@ mod tests {
                 && msg.contains("at least 1s"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let c = Config::parse(
+            "calendar = \"cal.toml\"\nqueries_dir = \"/abs/sql\"\ndata_dir = \"data\"",
+            Path::new("/etc/motcua/exporter.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.calendar, Some(PathBuf::from("/etc/motcua/cal.toml")));
+        assert_eq!(c.queries_dir, Some(PathBuf::from("/abs/sql")));
+        assert_eq!(c.data_dir, PathBuf::from("/etc/motcua/data"));
+        let c = Config::parse("", Path::new("/etc/motcua/exporter.toml")).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("motcua-data"));
     }
 
     #[test]

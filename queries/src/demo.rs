@@ -79,6 +79,102 @@ pub struct DemoSummary {
     pub evaluations: usize,
 }
 
+/// The demo database's file name inside a data directory (`--demo`).
+pub const DEMO_FILE: &str = "demo.sqlite";
+
+/// The URL that reads a SQLite file read-only.
+pub fn sqlite_read_only_url(path: &std::path::Path) -> String {
+    format!("sqlite:{}?mode=ro", path.display())
+}
+
+/// Why the demo database file could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoFileError {
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("generating the demo database {path}: {source}")]
+    Sql {
+        path: std::path::PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// Makes sure `data_dir/demo.sqlite` exists, generating it with `dossiers`
+/// dossiers when it does not. The demo's activity ends yesterday (in
+/// `zone`), so no generated event lies in the future of the real clock.
+/// Returns the file and whether it was generated now.
+pub async fn ensure_sqlite_demo(
+    data_dir: &std::path::Path,
+    dossiers: usize,
+    zone: chrono::FixedOffset,
+    progress: bool,
+) -> Result<(std::path::PathBuf, bool), DemoFileError> {
+    let path = data_dir.join(DEMO_FILE);
+    if path.is_file() {
+        return Ok((path, false));
+    }
+    let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+    let mut config = DemoConfig::new(today.pred_opt().unwrap_or(today));
+    config.dossiers = dossiers;
+    generate_sqlite_demo(&path, &config, progress).await?;
+    Ok((path, true))
+}
+
+/// Writes the demo into a new SQLite file at `path`. It is generated beside
+/// it and renamed into place, so an interrupted run never leaves half a
+/// database where a service would read it.
+pub async fn generate_sqlite_demo(
+    path: &std::path::Path,
+    config: &DemoConfig,
+    progress: bool,
+) -> Result<(), DemoFileError> {
+    let io = |path: &std::path::Path| {
+        let path = path.to_owned();
+        move |source| DemoFileError::Io { path, source }
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let partial = std::path::PathBuf::from(format!("{}.partial", path.display()));
+    remove_sqlite_files(&partial).map_err(io(&partial))?;
+    let options = crate::source::ConnectOptions {
+        read_only: false,
+        ..Default::default()
+    };
+    let sql = |source| DemoFileError::Sql {
+        path: partial.clone(),
+        source,
+    };
+    let url = format!("sqlite:{}", partial.display());
+    let source = Source::open(&url, &options).map_err(|e| DemoFileError::Io {
+        path: partial.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let written = write_demo(&source, config, progress).await;
+    source.close().await;
+    written.map_err(sql)?;
+    std::fs::rename(&partial, path).map_err(io(path))?;
+    remove_sqlite_files(&partial).map_err(io(&partial))
+}
+
+fn remove_sqlite_files(path: &std::path::Path) -> std::io::Result<()> {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        match std::fs::remove_file(format!("{}{suffix}", path.display())) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Creates the reference schema in `source` and fills it, in one
 /// transaction (the schema itself is created first; the tables must not
 /// exist yet). `progress`: show a progress bar on stderr (hidden when false).

@@ -94,6 +94,21 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Reads a `database_url_file`: one line, the URL (so a password can live
+/// in a file only the service may read). The error says what is wrong with
+/// the file, never its content.
+pub fn read_url_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let url = text.trim();
+    if url.is_empty() {
+        return Err("is empty".into());
+    }
+    if url.lines().count() > 1 {
+        return Err("holds more than one line; it must hold only the URL".into());
+    }
+    Ok(url.to_owned())
+}
+
 /// The row kinds, one SQL file each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowKind {
