@@ -69,6 +69,10 @@ pub enum Command {
         /// Address to serve on [default: 0.0.0.0:9746, or `listen` in the config file]
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Web config file (exporter-toolkit YAML: tls_server_config, basic_auth_users) for
+        /// HTTPS and basic auth [default: `web_config_file` in the config file, else plain HTTP]
+        #[arg(long, value_name = "FILE", env = "MOTCUA_WEB_CONFIG_FILE")]
+        web_config_file: Option<PathBuf>,
     },
     /// Write the report bundle for a period (report.html, report.csv, report.json, charts)
     Render {
@@ -101,6 +105,7 @@ fn parse_period(s: &str) -> Result<PeriodName, String> {
 /// ```toml
 /// database_url_file = "/run/secrets/motcua-db-url"
 /// listen = "0.0.0.0:9746"
+/// web_config_file = "web-config.yml"   # TLS and basic auth; default: plain HTTP
 /// calendar = "calendar.toml"
 /// queries_dir = "sql"
 /// period_convention = "calendar"       # or "day15" (15th-to-14th statistical months)
@@ -117,6 +122,8 @@ fn parse_period(s: &str) -> Result<PeriodName, String> {
 pub struct Config {
     pub database_url_file: Option<PathBuf>,
     pub listen: SocketAddr,
+    /// Web config file (TLS, basic auth) for `serve`. Default: plain HTTP.
+    pub web_config_file: Option<PathBuf>,
     pub calendar: Option<PathBuf>,
     pub queries_dir: Option<PathBuf>,
     pub period_convention: PeriodConvention,
@@ -140,6 +147,7 @@ impl Default for Config {
         Config {
             database_url_file: None,
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            web_config_file: None,
             calendar: None,
             queries_dir: None,
             period_convention: PeriodConvention::Calendar,
@@ -255,6 +263,7 @@ impl Config {
         config.database_url_file.as_mut().map(anchor);
         config.calendar.as_mut().map(anchor);
         config.queries_dir.as_mut().map(anchor);
+        config.web_config_file.as_mut().map(anchor);
         if key_line(text, "data_dir").is_some() {
             anchor(&mut config.data_dir);
         }
@@ -426,7 +435,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.calendar, Some(PathBuf::from("c.toml")));
-        assert!(matches!(c.command, Command::Serve { listen: Some(_) }));
+        assert!(matches!(
+            c.command,
+            Command::Serve {
+                listen: Some(_),
+                ..
+            }
+        ));
         let err = Cli::try_parse_from([
             "d", "render", "--period", "2025", "--out", "o", "--lang", "fr",
         ])

@@ -36,19 +36,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let state = AppState::from_settings(&settings, progress).await?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            web_config_file,
+        } => {
+            // TLS and basic auth (motcua-web): checked before binding.
+            let web = web_config_file
+                .or_else(|| settings.config.web_config_file.clone())
+                .map(motcua_web::WebConfig::load)
+                .transpose()?;
+            let scheme = web.as_ref().map_or("http", motcua_web::WebConfig::scheme);
             let addr = listen.unwrap_or(settings.config.listen);
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
-            tracing::info!("serving charts and reports on http://{addr}/");
+            tracing::info!("serving charts and reports on {scheme}://{addr}/");
             // Load in the background: the service answers (503) while the source is down.
             let store = state.store.clone();
             tokio::spawn(async move {
                 let _ = store.get().await;
             });
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(shutdown())
+            motcua_web::serve(listener, router(state), web.as_ref(), shutdown())
                 .await
                 .context("serving HTTP")?;
             Ok(())
