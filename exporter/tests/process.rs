@@ -133,13 +133,16 @@ struct Running {
 
 impl Running {
     fn start(config: &Path, db: &Path) -> Running {
-        let mut child = exporter()
-            .arg("--config")
-            .arg(config)
-            .env(
-                "MOTCUA_DATABASE_URL",
-                format!("sqlite:{}?mode=ro", db.display()),
-            )
+        let mut command = exporter();
+        command.arg("--config").arg(config).env(
+            "MOTCUA_DATABASE_URL",
+            format!("sqlite:{}?mode=ro", db.display()),
+        );
+        Running::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Running {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -283,4 +286,80 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// The one-command demo, scraped over real HTTP: the body passes
+/// `promtool check metrics` and carries every family of the design.
+#[cfg(unix)]
+#[test]
+fn demo_scrape_passes_promtool_check_metrics() {
+    let dir = TempDir::new("bin-demo");
+    let config = dir.join("exporter.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrefresh_interval = \"1h\"\ndata_dir = \"data\"\n",
+    )
+    .unwrap();
+    let mut command = exporter();
+    command.arg("--demo").arg("--config").arg(&config);
+    let mut exporter = Running::spawn(command);
+    let line = exporter.wait_line("serving /metrics");
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .expect("address in the log line")
+        .to_owned();
+    exporter.wait_line("refresh succeeded");
+    assert!(dir.join("data").join("demo.sqlite").is_file());
+
+    let response = http_get(&addr, "/metrics");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    for (family, kind) in motcua_exporter::metrics::FAMILIES {
+        assert!(
+            body.contains(&format!("# TYPE {family} {kind}\n")),
+            "the demo body lacks {family}"
+        );
+    }
+    assert!(body.contains("state=\"overdue\""));
+
+    let index = http_get(&addr, "/");
+    assert!(
+        index.starts_with("HTTP/1.1 200") && index.contains("href=\"metrics\""),
+        "{index}"
+    );
+
+    let promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut promtool = match promtool {
+        Ok(p) => p,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("promtool is required with CI=true: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: promtool is not available: {e}");
+            return;
+        }
+    };
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool check metrics: {report}");
+    assert!(
+        report.trim().is_empty(),
+        "promtool found problems: {report}"
+    );
 }
