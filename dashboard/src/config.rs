@@ -333,22 +333,11 @@ impl Settings {
 }
 
 fn read_url_file(path: &Path, config: &Path) -> Result<String, ConfigError> {
-    let err = |reason: String| ConfigError::UrlFile {
+    motcua_queries::source::read_url_file(path).map_err(|reason| ConfigError::UrlFile {
         path: path.to_owned(),
         config: config.to_owned(),
         reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let url = text.trim();
-    if url.is_empty() {
-        return Err(err("is empty".into()));
-    }
-    if url.lines().count() > 1 {
-        return Err(err(
-            "holds more than one line; it must hold only the URL".into()
-        ));
-    }
-    Ok(url.to_owned())
+    })
 }
 
 #[cfg(test)]

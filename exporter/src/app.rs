@@ -145,24 +145,7 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
 }
 
 async fn wait_for_shutdown(tx: watch::Sender<bool>) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    motcua_web::shutdown_signal().await;
     events::shutting_down();
     let _ = tx.send(true);
 }
