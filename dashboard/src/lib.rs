@@ -50,7 +50,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
-            tracing::info!("serving charts and reports on {scheme}://{addr}/");
+            let bound = listener.local_addr().unwrap_or(addr);
+            tracing::info!("serving charts and reports on {scheme}://{bound}/");
             // Load in the background: the service answers (503) while the source is down.
             let store = state.store.clone();
             tokio::spawn(async move {
