@@ -14,6 +14,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -299,9 +300,10 @@ pub fn parse_chart_query(
 
 async fn chart(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    file: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let file = path_segment(file, "chart")?;
     let q = parse_chart_query(&file, raw.as_deref(), state.today(), &state)?;
     let loaded = state.store.get().await?;
     let agency = resolve_agency(&loaded, q.agency.as_deref())?;
@@ -369,10 +371,10 @@ async fn draw(
 
 async fn report(
     State(state): State<AppState>,
-    Path(period): Path<String>,
+    period: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let period = parse_period(&period)?;
+    let period = parse_period(&path_segment(period, "period")?)?;
     let p = params(raw.as_deref(), &["format", "agency", "lang"])?;
     let lang = parse_lang(&p)?;
     let format = get_param(&p, "format").unwrap_or("html");
@@ -460,6 +462,16 @@ async fn report(
         message: format!("drawing up the report failed: {e}"),
     })?;
     Ok(response)
+}
+
+/// A path segment, or a 400 naming it when it does not decode (not UTF-8).
+fn path_segment(
+    segment: Result<Path<String>, PathRejection>,
+    name: &str,
+) -> Result<String, ApiError> {
+    segment
+        .map(|Path(s)| s)
+        .map_err(|_| ApiError::bad_param(name, "is not valid percent-encoded UTF-8"))
 }
 
 /// Percent-encodes a query value.
