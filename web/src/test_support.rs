@@ -157,3 +157,131 @@ pub async fn http_get(
     tcp.write_all(request(path, auth).as_bytes()).await?;
     parse(&read_all(&mut tcp).await?)
 }
+
+/// What a load run saw.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub requests: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+/// `clients` keep-alive HTTP/1.1 clients GET `paths` in turn against `addr`
+/// until `duration` has passed (a bounded run: each client stops by itself).
+/// A response other than 200, or a broken connection, counts as an error.
+pub async fn load(
+    addr: SocketAddr,
+    paths: &[String],
+    clients: usize,
+    duration: Duration,
+) -> LoadReport {
+    let deadline = tokio::time::Instant::now() + duration;
+    let paths = Arc::new(paths.to_vec());
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let paths = Arc::clone(&paths);
+            tokio::spawn(async move { load_client(addr, &paths, client, deadline).await })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let (mut errors, mut first_error) = (0, None);
+    for task in tasks {
+        let (lat, errs, first) = task.await.expect("load client");
+        latencies.extend(lat);
+        errors += errs;
+        first_error = first_error.or(first);
+    }
+    latencies.sort();
+    let at = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    LoadReport {
+        requests: latencies.len() as u64,
+        errors,
+        first_error,
+        p50: at(0.5),
+        p99: at(0.99),
+        max: latencies.last().copied().unwrap_or_default(),
+    }
+}
+
+async fn load_client(
+    addr: SocketAddr,
+    paths: &[String],
+    client: usize,
+    deadline: tokio::time::Instant,
+) -> (Vec<Duration>, u64, Option<String>) {
+    let mut latencies = Vec::new();
+    let (mut errors, mut first_error) = (0, None);
+    let mut conn: Option<tokio::io::BufStream<TcpStream>> = None;
+    let mut i = client;
+    while tokio::time::Instant::now() < deadline {
+        let path = &paths[i % paths.len()];
+        i += 1;
+        let started = std::time::Instant::now();
+        let result = async {
+            if conn.is_none() {
+                conn = Some(tokio::io::BufStream::new(TcpStream::connect(addr).await?));
+            }
+            let stream = conn.as_mut().expect("connected");
+            keep_alive_get(stream, path).await
+        };
+        match tokio::time::timeout(TIMEOUT, result).await {
+            Ok(Ok(200)) => latencies.push(started.elapsed()),
+            outcome => {
+                conn = None;
+                errors += 1;
+                first_error.get_or_insert_with(|| format!("GET {path}: {outcome:?}"));
+            }
+        }
+    }
+    (latencies, errors, first_error)
+}
+
+/// One keep-alive request; reads exactly the body its Content-Length names.
+async fn keep_alive_get(
+    stream: &mut tokio::io::BufStream<TcpStream>,
+    path: &str,
+) -> io::Result<u16> {
+    use tokio::io::AsyncBufReadExt;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: load\r\n\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut line = String::new();
+    stream.read_line(&mut line).await?;
+    let status = line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("status line {line:?}"))
+        })?;
+    let mut length = None;
+    loop {
+        line.clear();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = header.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse::<usize>().ok();
+        }
+    }
+    let length =
+        length.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await?;
+    Ok(status)
+}
