@@ -245,7 +245,11 @@ fn a_bad_queries_dir_is_a_clear_error() {
     assert!(!s.join("out").exists(), "a bundle was written");
 }
 
-/// The real binary over a source that is down: 503 with the reason, within 2 s.
+/// A password that must never leave the process environment.
+const SECRET: &str = "Sup3r-S3cret-dash";
+
+/// The real binary over a source that is down: 503 with the reason, within
+/// 2 s, and the password in its URL shown nowhere (pages, log, command line).
 #[test]
 fn a_source_that_is_down_answers_503_within_two_seconds() {
     let s = Scratch::new("motcua-dashboard-down");
@@ -253,8 +257,8 @@ fn a_source_that_is_down_answers_503_within_two_seconds() {
     std::fs::write(&config, "connect_timeout = \"1s\"\n").unwrap();
     let missing = sqlite_ro(&s.join("no-such.sqlite"));
     for url in [
-        "postgres://motcua@127.0.0.1:1/onestop?connect_timeout=1",
-        "mysql://motcua@127.0.0.1:1/onestop",
+        "postgres://motcua:Sup3r-S3cret-dash@127.0.0.1:1/onestop?connect_timeout=1",
+        "mysql://motcua:Sup3r-S3cret-dash@127.0.0.1:1/onestop",
         missing.as_str(),
     ] {
         let d = Dashboard::serve(
@@ -276,9 +280,14 @@ fn a_source_that_is_down_answers_503_within_two_seconds() {
                 "{path}: {body}"
             );
             assert!(took < Duration::from_secs(2), "{url} {path}: {took:?}");
+            assert!(!body.contains(SECRET), "{path} shows the password: {body}");
         }
         let (status, body) = http_get(&d.addr, "/charts/on_time_trend.png?width=5");
         assert_eq!(status, 400, "{body}");
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", d.pid())).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&cmdline).contains(SECRET));
+        let (_, log) = d.finish(Duration::from_millis(200));
+        assert!(!log.contains(SECRET), "the log shows the password: {log}");
         eprintln!("{url}: 503 at once");
     }
 }
