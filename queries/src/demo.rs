@@ -184,18 +184,7 @@ pub async fn write_demo(
     progress: bool,
 ) -> Result<DemoSummary, sqlx::Error> {
     source.create_schema().await?;
-    let bar = if progress {
-        let style = ProgressStyle::with_template(
-            "{msg} [{bar:40}] {human_pos}/{human_len} dossiers ({elapsed}, ETA {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        ProgressBar::new(config.dossiers as u64)
-            .with_style(style)
-            .with_message("demo database")
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = progress_bar(config, progress);
     let mut batches = insert_batches(config);
     // One arm per engine: the transaction types differ, the loop is shared.
     macro_rules! fill {
@@ -215,6 +204,325 @@ pub async fn write_demo(
     }
     bar.finish_and_clear();
     Ok(batches.summary().clone())
+}
+
+/// A progress bar over the dossiers on stderr, or a hidden one.
+fn progress_bar(config: &DemoConfig, progress: bool) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:40}] {human_pos}/{human_len} dossiers ({elapsed}, ETA {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    ProgressBar::new(config.dossiers as u64)
+        .with_style(style)
+        .with_message("demo database")
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL COPY: the same rows, fast enough for tens of millions.
+
+/// Bytes of COPY text per message: large enough that round trips do not
+/// count, small enough that memory stays flat.
+const COPY_CHUNK: usize = 2 << 20;
+/// Chunks queued per table between the generator and its COPY.
+const COPY_QUEUE: usize = 4;
+/// The tables filled by COPY, in the order of [`CopyBuffers`].
+const COPY_STATEMENTS: [&str; 4] = [
+    "COPY dossiers (code, procedure_code, agency_code, channel, status, received_at, due_at, finished_at, returned_at, digitized, e_result, paid_online, updated_at) FROM STDIN",
+    "COPY supplements (dossier_code, requested_at, resumed_at) FROM STDIN",
+    "COPY apologies (dossier_code, issued_at, new_due_at) FROM STDIN",
+    "COPY evaluations (dossier_code, agency_code, evaluated_at, rating) FROM STDIN",
+];
+
+/// What the generator thread hands to a table's COPY: a chunk of rows in
+/// COPY text format, or the end of the table (a channel closed without it
+/// means the generator stopped early, and the COPY is aborted).
+enum CopyChunk {
+    Rows(Vec<u8>),
+    End,
+}
+
+/// Creates the reference schema in an empty PostgreSQL database and fills it
+/// with exactly the rows [`write_demo`] writes (same config, same rows), but
+/// streamed with `COPY … FROM STDIN` in text format: tens of millions of
+/// dossiers in minutes, with memory bounded by a few chunks per table
+/// whatever the volume.
+///
+/// The catalogue is inserted in one transaction; dossiers, supplements,
+/// apologies and evaluations are then copied at the same time over four
+/// connections (so `pool` must allow at least four) while a blocking thread
+/// generates them; the secondary indexes of the schema are built after the
+/// data. Unlike [`write_demo`] the whole is not one transaction: an
+/// interrupted load leaves a partly filled database, to be dropped.
+/// `progress`: show a progress bar on stderr.
+pub async fn copy_demo_into_postgres(
+    pool: &sqlx::PgPool,
+    config: &DemoConfig,
+    progress: bool,
+) -> Result<DemoSummary, sqlx::Error> {
+    let max = pool.options().get_max_connections();
+    if max < 4 {
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "copying the demo needs a pool of at least 4 connections (one COPY per table); \
+                 this one allows {max}"
+            )
+            .into(),
+        ));
+    }
+    // Tables now, secondary indexes once the data is in: one index build is
+    // much cheaper than maintaining it row by row.
+    let (indexes, tables): (Vec<String>, Vec<String>) =
+        schema_statements(crate::source::Dialect::Postgres.schema_sql())
+            .partition(|s| s.starts_with("CREATE INDEX"));
+    let mut conns = Vec::with_capacity(4);
+    for _ in 0..4 {
+        conns.push(pool.acquire().await?);
+    }
+    for statement in tables {
+        conns[0].execute(AssertSqlSafe(statement)).await?;
+    }
+    let mut summary = DemoSummary::default();
+    {
+        let mut tx = sqlx::Connection::begin(&mut *conns[0]).await?;
+        for statement in catalogue_inserts(catalogue(), &mut summary) {
+            (&mut *tx).execute(AssertSqlSafe(statement)).await?;
+        }
+        tx.commit().await?;
+    }
+
+    let bar = progress_bar(config, progress);
+    let mut senders = Vec::with_capacity(4);
+    let mut receivers = Vec::with_capacity(4);
+    for _ in 0..4 {
+        let (tx, rx) = tokio::sync::mpsc::channel(COPY_QUEUE);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let producer = {
+        let config = config.clone();
+        let bar = bar.clone();
+        tokio::task::spawn_blocking(move || generate_copy_chunks(&config, &senders, &bar))
+    };
+    let copied = {
+        let [c0, c1, c2, c3] = &mut conns[..] else {
+            unreachable!("four connections")
+        };
+        let [r0, r1, r2, r3] = <[_; 4]>::try_from(receivers).unwrap_or_else(|_| unreachable!());
+        tokio::try_join!(
+            copy_table(c0, COPY_STATEMENTS[0], r0),
+            copy_table(c1, COPY_STATEMENTS[1], r1),
+            copy_table(c2, COPY_STATEMENTS[2], r2),
+            copy_table(c3, COPY_STATEMENTS[3], r3),
+        )
+    };
+    // On a COPY error the receivers are gone, so the generator stops too.
+    let generated = producer.await;
+    let copied = copied?;
+    let generated = generated
+        .map_err(|e| sqlx::Error::Protocol(format!("the demo generator stopped: {e}")))?
+        .ok_or_else(|| sqlx::Error::Protocol("the demo generator stopped early".into()))?;
+    bar.finish_and_clear();
+    summary.dossiers = generated.dossiers;
+    summary.supplements = generated.supplements;
+    summary.apologies = generated.apologies;
+    summary.evaluations = generated.evaluations;
+    let expected = [
+        summary.dossiers,
+        summary.supplements,
+        summary.apologies,
+        summary.evaluations,
+    ];
+    let copied = [copied.0, copied.1, copied.2, copied.3].map(|n| n as usize);
+    if copied != expected {
+        return Err(sqlx::Error::Protocol(format!(
+            "COPY wrote {copied:?} rows where {expected:?} were generated"
+        )));
+    }
+
+    // The secondary indexes, each on its own connection, at the same time.
+    let builds = indexes
+        .into_iter()
+        .zip(conns.iter_mut())
+        .map(|(statement, conn)| async move {
+            conn.execute("SET maintenance_work_mem = '256MB'").await?;
+            conn.execute(AssertSqlSafe(statement)).await?;
+            conn.execute("RESET maintenance_work_mem").await?;
+            Ok::<_, sqlx::Error>(())
+        });
+    futures_util::future::try_join_all(builds).await?;
+    Ok(summary)
+}
+
+/// One table's COPY: sends every chunk the generator queues, then finishes.
+async fn copy_table(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    mut chunks: tokio::sync::mpsc::Receiver<CopyChunk>,
+) -> Result<u64, sqlx::Error> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    loop {
+        match chunks.recv().await {
+            Some(CopyChunk::Rows(rows)) => {
+                copy.send(rows).await?;
+            }
+            Some(CopyChunk::End) => return copy.finish().await,
+            None => {
+                copy.abort("the demo generator stopped early").await?;
+                return Err(sqlx::Error::Protocol(
+                    "the demo generator stopped early".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// The generator's side (a blocking thread): renders each day's rows as COPY
+/// text into one buffer per table and queues a buffer once it holds a chunk.
+/// None when a COPY went away (it failed; its error is reported there).
+fn generate_copy_chunks(
+    config: &DemoConfig,
+    senders: &[tokio::sync::mpsc::Sender<CopyChunk>],
+    bar: &ProgressBar,
+) -> Option<DemoSummary> {
+    let mut generator = Generator::new(config);
+    let width = code_width(&generator);
+    let cat = generator.cat;
+    let mut day = DayRows::default();
+    let mut buffers = CopyBuffers::default();
+    let mut summary = DemoSummary::default();
+    while generator.next_day(&mut day) {
+        buffers.render_day(cat, width, &day);
+        summary.dossiers += day.dossiers.len();
+        summary.supplements += day.supplements.len();
+        summary.apologies += day.apologies.len();
+        summary.evaluations += day.evaluations.len();
+        for (buffer, tx) in buffers.tables.iter_mut().zip(senders) {
+            if buffer.len() >= COPY_CHUNK {
+                let rows = std::mem::replace(buffer, String::with_capacity(COPY_CHUNK * 9 / 8));
+                tx.blocking_send(CopyChunk::Rows(rows.into_bytes())).ok()?;
+            }
+        }
+        bar.set_position(generator.generated as u64);
+    }
+    for (buffer, tx) in buffers.tables.into_iter().zip(senders) {
+        if !buffer.is_empty() {
+            tx.blocking_send(CopyChunk::Rows(buffer.into_bytes()))
+                .ok()?;
+        }
+        tx.blocking_send(CopyChunk::End).ok()?;
+    }
+    Some(summary)
+}
+
+/// Width of the per-day number in dossier codes: the same for every row of
+/// a config (enough digits for its busiest day, at least 6).
+fn code_width(generator: &Generator) -> usize {
+    let busiest = generator.counts.iter().copied().max().unwrap_or(0);
+    busiest.to_string().len().max(6)
+}
+
+/// The script's statements, split on `;` at line ends, comment lines dropped.
+fn schema_statements(sql: &str) -> impl Iterator<Item = String> {
+    sql.split(";\n").filter_map(|piece| {
+        let statement = piece
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let statement = statement.trim().trim_end_matches(';').trim();
+        (!statement.is_empty()).then(|| statement.to_owned())
+    })
+}
+
+/// One COPY text buffer per table: dossiers, supplements, apologies,
+/// evaluations (as [`COPY_STATEMENTS`]).
+#[derive(Default)]
+struct CopyBuffers {
+    tables: [String; 4],
+}
+
+impl CopyBuffers {
+    /// Appends one day's rows; every value as the INSERT path writes it
+    /// (`\N` for NULL, `t`/`f` for booleans, unquoted timestamps).
+    fn render_day(&mut self, cat: &Catalogue, width: usize, day: &DayRows) {
+        let [dossiers, supplements, apologies, evaluations] = &mut self.tables;
+        for d in &day.dossiers {
+            let out = &mut *dossiers;
+            push_code(out, d.id, width);
+            out.push('\t');
+            push_copy_text(out, &cat.procedures[usize::from(d.procedure)].code);
+            out.push('\t');
+            push_copy_text(out, cat.agencies[usize::from(d.agency)].code);
+            out.push('\t');
+            push_digits(out, i64::from(d.channel), 1);
+            out.push('\t');
+            push_digits(out, i64::from(d.status), 1);
+            for ts in [d.received, d.due, d.finished, d.returned] {
+                out.push('\t');
+                push_copy_opt_ts(out, ts);
+            }
+            for b in [d.digitized, d.e_result, d.paid_online] {
+                out.push('\t');
+                out.push(if b { 't' } else { 'f' });
+            }
+            out.push('\t');
+            push_ts_bare(out, d.updated);
+            out.push('\n');
+        }
+        for s in &day.supplements {
+            push_code(supplements, s.dossier, width);
+            supplements.push('\t');
+            push_ts_bare(supplements, s.requested);
+            supplements.push('\t');
+            push_copy_opt_ts(supplements, s.resumed);
+            supplements.push('\n');
+        }
+        for a in &day.apologies {
+            push_code(apologies, a.dossier, width);
+            apologies.push('\t');
+            push_ts_bare(apologies, a.issued);
+            apologies.push('\t');
+            push_copy_opt_ts(apologies, a.new_due);
+            apologies.push('\n');
+        }
+        for e in &day.evaluations {
+            match e.dossier {
+                Some(id) => push_code(evaluations, id, width),
+                None => evaluations.push_str("\\N"),
+            }
+            evaluations.push('\t');
+            push_copy_text(evaluations, cat.agencies[usize::from(e.agency)].code);
+            evaluations.push('\t');
+            push_ts_bare(evaluations, e.at);
+            evaluations.push('\t');
+            push_copy_text(evaluations, e.rating);
+            evaluations.push('\n');
+        }
+    }
+}
+
+/// A text value in COPY text format (backslash escapes).
+fn push_copy_text(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn push_copy_opt_ts(out: &mut String, ts: Option<Ts>) {
+    match ts {
+        Some(ts) => push_ts_bare(out, ts),
+        None => out.push_str("\\N"),
+    }
 }
 
 /// The same data as SQL INSERT statements of about [`BATCH_ROWS`] rows each,
@@ -1626,9 +1934,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// 'YYYY-MM-DD HH:MM:SS'
 fn push_ts(out: &mut String, ts: Ts) {
+    out.push('\'');
+    push_ts_bare(out, ts);
+    out.push('\'');
+}
+
+/// YYYY-MM-DD HH:MM:SS, unquoted (COPY text format).
+fn push_ts_bare(out: &mut String, ts: Ts) {
     let (y, m, d) = civil_from_days(ts.div_euclid(SECONDS_PER_DAY));
     let s = ts.rem_euclid(SECONDS_PER_DAY);
-    out.push('\'');
     push_digits(out, y, 4);
     out.push('-');
     push_digits(out, m, 2);
@@ -1640,7 +1954,6 @@ fn push_ts(out: &mut String, ts: Ts) {
     push_digits(out, s % HOUR / MINUTE, 2);
     out.push(':');
     push_digits(out, s % MINUTE, 2);
-    out.push('\'');
 }
 
 fn push_opt_ts(out: &mut String, ts: Option<Ts>) {
@@ -1684,6 +1997,66 @@ const APOLOGIES_HEAD: &str = "INSERT INTO apologies (dossier_code, issued_at, ne
 const EVALUATIONS_HEAD: &str =
     "INSERT INTO evaluations (dossier_code, agency_code, evaluated_at, rating) VALUES\n";
 
+/// The catalogue (agencies, sectors, procedures) as INSERT statements,
+/// counted into `summary`.
+fn catalogue_inserts(cat: &Catalogue, summary: &mut DemoSummary) -> Vec<String> {
+    let mut ready = Vec::new();
+    let mut agencies = Batch::new(AGENCIES_HEAD);
+    for a in &cat.agencies {
+        let out = agencies.row();
+        out.push('(');
+        push_str_literal(out, a.code);
+        out.push_str(", ");
+        push_str_literal(out, a.name);
+        out.push_str(", ");
+        match a.parent {
+            Some(p) => push_str_literal(out, p),
+            None => out.push_str("NULL"),
+        }
+        out.push_str(", ");
+        push_str_literal(out, a.level.label());
+        out.push(')');
+        summary.agencies += 1;
+    }
+    let mut sectors = Batch::new(SECTORS_HEAD);
+    for s in &cat.sectors {
+        let out = sectors.row();
+        out.push('(');
+        push_str_literal(out, s.code);
+        out.push_str(", ");
+        push_str_literal(out, s.name);
+        out.push(')');
+        summary.sectors += 1;
+    }
+    let mut procedures = Batch::new(PROCEDURES_HEAD);
+    for p in &cat.procedures {
+        if procedures.full() {
+            ready.extend(procedures.take());
+        }
+        let out = procedures.row();
+        out.push('(');
+        push_str_literal(out, &p.code);
+        out.push_str(", ");
+        push_str_literal(out, &p.name);
+        out.push_str(", ");
+        push_str_literal(out, cat.sectors[p.sector].code);
+        out.push_str(", ");
+        match p.deadline {
+            Some(d) if d.fract() == 0.0 => push_digits(out, d as i64, 1),
+            Some(d) => out.push_str(&d.to_string()),
+            None => out.push_str("NULL"),
+        }
+        out.push_str(", ");
+        push_str_literal(out, p.online.label());
+        out.push(')');
+        summary.procedures += 1;
+    }
+    ready.extend(agencies.take());
+    ready.extend(sectors.take());
+    ready.extend(procedures.take());
+    ready
+}
+
 /// The demo data as a stream of INSERT statements (see [`insert_batches`]).
 pub struct DemoBatches {
     generator: Generator,
@@ -1701,9 +2074,8 @@ pub struct DemoBatches {
 impl DemoBatches {
     fn new(config: &DemoConfig) -> Self {
         let generator = Generator::new(config);
-        let busiest = generator.counts.iter().copied().max().unwrap_or(0);
         let mut batches = DemoBatches {
-            code_width: busiest.to_string().len().max(6),
+            code_width: code_width(&generator),
             generator,
             day: DayRows::default(),
             ready: VecDeque::new(),
@@ -1729,60 +2101,8 @@ impl DemoBatches {
     }
 
     fn catalogue_statements(&mut self) {
-        let cat = self.generator.cat;
-        let mut agencies = Batch::new(AGENCIES_HEAD);
-        for a in &cat.agencies {
-            let out = agencies.row();
-            out.push('(');
-            push_str_literal(out, a.code);
-            out.push_str(", ");
-            push_str_literal(out, a.name);
-            out.push_str(", ");
-            match a.parent {
-                Some(p) => push_str_literal(out, p),
-                None => out.push_str("NULL"),
-            }
-            out.push_str(", ");
-            push_str_literal(out, a.level.label());
-            out.push(')');
-            self.summary.agencies += 1;
-        }
-        let mut sectors = Batch::new(SECTORS_HEAD);
-        for s in &cat.sectors {
-            let out = sectors.row();
-            out.push('(');
-            push_str_literal(out, s.code);
-            out.push_str(", ");
-            push_str_literal(out, s.name);
-            out.push(')');
-            self.summary.sectors += 1;
-        }
-        let mut procedures = Batch::new(PROCEDURES_HEAD);
-        for p in &cat.procedures {
-            if procedures.full() {
-                self.ready.extend(procedures.take());
-            }
-            let out = procedures.row();
-            out.push('(');
-            push_str_literal(out, &p.code);
-            out.push_str(", ");
-            push_str_literal(out, &p.name);
-            out.push_str(", ");
-            push_str_literal(out, cat.sectors[p.sector].code);
-            out.push_str(", ");
-            match p.deadline {
-                Some(d) if d.fract() == 0.0 => push_digits(out, d as i64, 1),
-                Some(d) => out.push_str(&d.to_string()),
-                None => out.push_str("NULL"),
-            }
-            out.push_str(", ");
-            push_str_literal(out, p.online.label());
-            out.push(')');
-            self.summary.procedures += 1;
-        }
-        self.ready.extend(agencies.take());
-        self.ready.extend(sectors.take());
-        self.ready.extend(procedures.take());
+        let statements = catalogue_inserts(self.generator.cat, &mut self.summary);
+        self.ready.extend(statements);
     }
 
     fn render_day(&mut self) {
@@ -2512,6 +2832,132 @@ mod tests {
         );
         let apology_share = apologised as f64 / late_or_overdue as f64;
         assert!((0.35..=0.6).contains(&apology_share), "{apology_share}");
+    }
+
+    /// PostgreSQL at 127.0.0.1:5432 (user postgres) as an admin pool; None
+    /// (skip, saying why) when it is missing, except with `CI=true`, where
+    /// a missing server fails the test.
+    async fn postgres_admin() -> Option<sqlx::PgPool> {
+        let url = "postgres://postgres@127.0.0.1:5432/postgres";
+        match sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await
+        {
+            Ok(pool) => Some(pool),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+                panic!("PostgreSQL at 127.0.0.1:5432 is required with CI=true: {e}")
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: PostgreSQL at 127.0.0.1:5432 is not available: {e}");
+                None
+            }
+        }
+    }
+
+    /// Every row of every reference table, as PostgreSQL's row text, sorted.
+    async fn pg_tables(pool: &sqlx::PgPool) -> Vec<(&'static str, Vec<String>)> {
+        let mut out = Vec::new();
+        for table in [
+            "agencies",
+            "sectors",
+            "procedures",
+            "dossiers",
+            "supplements",
+            "apologies",
+            "evaluations",
+        ] {
+            let sql = AssertSqlSafe(format!("SELECT t::text FROM {table} t ORDER BY t::text"));
+            let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await.unwrap();
+            out.push((table, rows));
+        }
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        out.push(("pg_indexes", indexes));
+        out
+    }
+
+    #[tokio::test]
+    async fn copy_into_postgres_writes_exactly_what_the_inserts_write() {
+        let Some(admin) = postgres_admin().await else {
+            return;
+        };
+        let config = small(5, 20_000);
+        let names = [
+            format!("motcua_demo_insert_{}", std::process::id()),
+            format!("motcua_demo_copy_{}", std::process::id()),
+        ];
+        for name in &names {
+            let sql = AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            admin.execute(sql).await.unwrap();
+            let sql = AssertSqlSafe(format!("CREATE DATABASE {name}"));
+            admin.execute(sql).await.unwrap();
+        }
+        let url = |name: &str| format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let result = async {
+            let writable = ConnectOptions {
+                read_only: false,
+                ..ConnectOptions::default()
+            };
+            let source = Source::open(&url(&names[0]), &writable).unwrap();
+            let inserted = write_demo(&source, &config, false).await.unwrap();
+            let Source::Postgres(insert_pool) = &source else {
+                unreachable!()
+            };
+            let by_insert = pg_tables(insert_pool).await;
+            source.close().await;
+
+            let copy_pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .connect(&url(&names[1]))
+                .await
+                .unwrap();
+            let copied = copy_demo_into_postgres(&copy_pool, &config, false)
+                .await
+                .unwrap();
+            let by_copy = pg_tables(&copy_pool).await;
+            copy_pool.close().await;
+            (inserted, copied, by_insert, by_copy)
+        }
+        .await;
+        for name in &names {
+            let sql = AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            admin.execute(sql).await.unwrap();
+        }
+        admin.close().await;
+
+        let (inserted, copied, by_insert, by_copy) = result;
+        assert_eq!(copied, inserted);
+        assert_eq!(inserted.dossiers, 20_000);
+        assert!(inserted.supplements > 0 && inserted.apologies > 0 && inserted.evaluations > 0);
+        for ((table, a), (_, b)) in by_insert.iter().zip(&by_copy) {
+            assert_eq!(a.len(), b.len(), "{table}: row counts differ");
+            if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+                panic!("{table}: first difference at row {i}: {} vs {}", a[i], b[i]);
+            }
+        }
+        // Some NULLs really went through `\N`.
+        let supplements = &by_copy[4].1;
+        assert!(supplements.iter().any(|r| r.ends_with(",)")));
+        let evaluations = &by_copy[6].1;
+        assert!(evaluations.iter().any(|r| r.starts_with("(,")));
+    }
+
+    #[tokio::test]
+    async fn copy_refuses_a_pool_too_small_for_four_copies() {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy("postgres://postgres@127.0.0.1:1/none")
+            .unwrap();
+        let err = copy_demo_into_postgres(&pool, &small(1, 10), false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("at least 4 connections"), "{err}");
     }
 
     /// Timings: `cargo test --release -p motcua-queries demo::tests::timing -- --ignored --nocapture`.
