@@ -309,6 +309,12 @@ pub enum SourceError {
         column: &'static str,
         message: String,
     },
+    #[error("{file}: {message}")]
+    Sqlite {
+        file: String,
+        message: String,
+        cannot_open: bool,
+    },
     #[error("queries_dir {path}: {reason}")]
     QueriesDir { path: PathBuf, reason: String },
 }
@@ -332,6 +338,7 @@ impl SourceError {
         let cannot_open = |e: &sqlx::Error| matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("14"));
         match self {
             SourceError::Connect { .. } => true,
+            SourceError::Sqlite { cannot_open, .. } => *cannot_open,
             SourceError::Query { source, .. } => io_like(source) || cannot_open(source),
             _ => false,
         }
@@ -505,41 +512,134 @@ impl Source {
         files: &SqlFiles,
         zone: FixedOffset,
     ) -> Result<SourceRows, SourceError> {
-        Ok(SourceRows {
-            agencies: self.rows(files, RowKind::Agencies, zone, agency).await?,
-            sectors: self.rows(files, RowKind::Sectors, zone, sector).await?,
-            procedures: self
-                .rows(files, RowKind::Procedures, zone, procedure)
-                .await?,
-            dossiers: self.rows(files, RowKind::Dossiers, zone, dossier).await?,
-            supplements: self
-                .rows(files, RowKind::Supplements, zone, supplement)
-                .await?
-                .into_iter()
-                .flatten()
-                .collect(),
-            apologies: self.rows(files, RowKind::Apologies, zone, apology).await?,
-            evaluations: self
-                .rows(files, RowKind::Evaluations, zone, evaluation)
-                .await?,
-        })
+        let mut rows = SourceRows::default();
+        self.catalogue(files, zone, &mut rows).await?;
+        self.stream_dossiers(files, zone, None, &mut |d| rows.dossiers.push(d))
+            .await?;
+        self.stream_supplements(files, zone, None, &mut |s| rows.supplements.push(s))
+            .await?;
+        self.stream_apologies(files, zone, None, &mut |a| rows.apologies.push(a))
+            .await?;
+        self.stream_evaluations(files, zone, None, &mut |e| rows.evaluations.push(e))
+            .await?;
+        Ok(rows)
     }
 
-    async fn rows<T>(
+    /// Reads agencies, sectors and procedures into `rows`.
+    pub async fn catalogue(
+        &self,
+        files: &SqlFiles,
+        zone: FixedOffset,
+        rows: &mut SourceRows,
+    ) -> Result<(), SourceError> {
+        let (agencies, sectors, procedures) =
+            (&mut rows.agencies, &mut rows.sectors, &mut rows.procedures);
+        self.stream(files, RowKind::Agencies, None, zone, agency, &mut |a| {
+            agencies.push(a)
+        })
+        .await?;
+        self.stream(files, RowKind::Sectors, None, zone, sector, &mut |s| {
+            sectors.push(s)
+        })
+        .await?;
+        self.stream(
+            files,
+            RowKind::Procedures,
+            None,
+            zone,
+            procedure,
+            &mut |p| procedures.push(p),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Streams `dossiers.sql`, optionally narrowed by `condition` (a SQL
+    /// boolean over its canonical columns); returns the number of rows.
+    pub async fn stream_dossiers(
+        &self,
+        files: &SqlFiles,
+        zone: FixedOffset,
+        condition: Option<&str>,
+        sink: &mut (dyn FnMut(DossierRow) + Send),
+    ) -> Result<u64, SourceError> {
+        self.stream(files, RowKind::Dossiers, condition, zone, dossier, sink)
+            .await
+    }
+
+    /// Streams `supplements.sql` (rows without a request time are skipped).
+    pub async fn stream_supplements(
+        &self,
+        files: &SqlFiles,
+        zone: FixedOffset,
+        condition: Option<&str>,
+        sink: &mut (dyn FnMut(SupplementRow) + Send),
+    ) -> Result<u64, SourceError> {
+        let mut sink = |s: Option<SupplementRow>| {
+            if let Some(s) = s {
+                sink(s)
+            }
+        };
+        self.stream(
+            files,
+            RowKind::Supplements,
+            condition,
+            zone,
+            supplement,
+            &mut sink,
+        )
+        .await
+    }
+
+    pub async fn stream_apologies(
+        &self,
+        files: &SqlFiles,
+        zone: FixedOffset,
+        condition: Option<&str>,
+        sink: &mut (dyn FnMut(ApologyRow) + Send),
+    ) -> Result<u64, SourceError> {
+        self.stream(files, RowKind::Apologies, condition, zone, apology, sink)
+            .await
+    }
+
+    pub async fn stream_evaluations(
+        &self,
+        files: &SqlFiles,
+        zone: FixedOffset,
+        condition: Option<&str>,
+        sink: &mut (dyn FnMut(EvaluationRow) + Send),
+    ) -> Result<u64, SourceError> {
+        self.stream(
+            files,
+            RowKind::Evaluations,
+            condition,
+            zone,
+            evaluation,
+            sink,
+        )
+        .await
+    }
+
+    async fn stream<T: Send + 'static>(
         &self,
         files: &SqlFiles,
         kind: RowKind,
+        condition: Option<&str>,
         zone: FixedOffset,
-        convert: fn(&dyn Cells, FixedOffset) -> Result<T, CellError>,
-    ) -> Result<Vec<T>, SourceError> {
+        convert: Convert<T>,
+        sink: &mut (dyn FnMut(T) + Send),
+    ) -> Result<u64, SourceError> {
         let file = files.get(kind);
-        let sql = AssertSqlSafe(file.text.clone());
-        let mut out = Vec::new();
+        let sql = match condition {
+            None => file.text.clone(),
+            Some(condition) => narrowed(&file.text, condition),
+        };
+        let mut count = 0u64;
         let mut checked = false;
         // One arm per engine: the row types differ, the conversion is shared.
         macro_rules! drain {
             ($pool:expr) => {{
-                let mut stream = sqlx::query(sql).fetch($pool);
+                let mut stream = sqlx::query(AssertSqlSafe(sql)).fetch($pool);
                 while let Some(row) = stream.try_next().await.map_err(|e| classify(file, e))? {
                     if !checked {
                         let names: Vec<String> =
@@ -547,17 +647,68 @@ impl Source {
                         check_columns(kind, file, &names)?;
                         checked = true;
                     }
-                    out.push(convert(&row, zone).map_err(|e| e.in_file(file))?);
+                    sink(convert(&row, zone).map_err(|e| e.in_file(file))?);
+                    count += 1;
                 }
             }};
         }
         match self {
-            Source::Sqlite(p) => drain!(p),
+            Source::Sqlite(p) => {
+                let path = p.connect_options().get_filename().to_owned();
+                if path.is_file() {
+                    return stream_native(file, kind, &path, sql, zone, convert, sink).await;
+                }
+                // In-memory databases and missing files: sqlx says what is wrong.
+                drain!(p)
+            }
             Source::Postgres(p) => drain!(p),
             Source::MySql(p) => drain!(p),
         }
-        Ok(out)
+        Ok(count)
     }
+}
+
+/// `sql` narrowed to the rows where `condition` holds. The file's query
+/// becomes a derived table, so the condition names canonical columns
+/// whatever the vendor's tables are; the engines push it down to indexes.
+pub fn narrowed(sql: &str, condition: &str) -> String {
+    let inner = sql.trim_end().trim_end_matches(';');
+    format!("SELECT * FROM (\n{inner}\n) motcua_rows WHERE {condition}")
+}
+
+async fn stream_native<T: Send + 'static>(
+    file: &SqlFile,
+    kind: RowKind,
+    path: &Path,
+    sql: String,
+    zone: FixedOffset,
+    convert: Convert<T>,
+    sink: &mut (dyn FnMut(T) + Send),
+) -> Result<u64, SourceError> {
+    let native_error = |e: NativeError| match e {
+        NativeError::Cell(e) => e.in_file(file),
+        other => SourceError::Sqlite {
+            file: file.origin.clone(),
+            cannot_open: other.cannot_open(),
+            message: match other {
+                NativeError::Sqlite(e) => e.to_string(),
+                NativeError::Cell(_) => unreachable!("handled above"),
+            },
+        },
+    };
+    let mut read =
+        sqlite_native::start(path, sql, kind.columns(), zone, convert).map_err(native_error)?;
+    let mut count = 0u64;
+    while let Some(message) = read.rx.recv().await {
+        match message.map_err(native_error)? {
+            Message::Columns(names) => check_columns(kind, file, &names)?,
+            Message::Rows(rows) => {
+                count += rows.len() as u64;
+                rows.into_iter().for_each(&mut *sink);
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// Caps every statement of a MySQL-protocol session at `ms` milliseconds:
@@ -611,6 +762,9 @@ fn split_statements(sql: &str) -> impl Iterator<Item = &str> {
                 .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
         })
 }
+
+mod sqlite_native;
+use sqlite_native::{Convert, Message, NativeError};
 
 /// A value that could not be decoded.
 #[derive(Debug)]
