@@ -15,6 +15,7 @@ pub mod judge;
 pub mod lunar;
 pub mod model;
 pub mod report;
+pub mod shard;
 pub mod snapshot;
 pub mod source;
 
