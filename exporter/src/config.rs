@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use motcua_queries::report::PeriodConvention;
+use motcua_queries::shard::AgencyFilter;
 use motcua_queries::source::redact_url;
 use serde::{Deserialize, Deserializer};
 
@@ -26,10 +27,16 @@ pub const ENV_REFRESH_INTERVAL: &str = "MOTCUA_REFRESH_INTERVAL";
 pub const ENV_CALENDAR: &str = "MOTCUA_CALENDAR";
 pub const ENV_QUERIES_DIR: &str = "MOTCUA_QUERIES_DIR";
 pub const ENV_WEB_CONFIG_FILE: &str = "MOTCUA_WEB_CONFIG_FILE";
+/// Agency patterns of this exporter's shard, separated by commas.
+pub const ENV_AGENCIES: &str = "MOTCUA_AGENCIES";
+pub const ENV_FULL_RESYNC_INTERVAL: &str = "MOTCUA_FULL_RESYNC_INTERVAL";
 
 /// Default listen address (DESIGN §5: exporter port 9745).
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9745";
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// How often a full re-read of the source replaces the incremental
+/// refreshes (which read only rows whose updated_at changed).
+pub const DEFAULT_FULL_RESYNC_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest one source statement may run before the database server
 /// cancels it. A full read of a large province takes seconds; a statement
@@ -79,6 +86,16 @@ pub struct Cli {
     /// HTTPS and basic auth [env: MOTCUA_WEB_CONFIG_FILE] [default: plain HTTP]
     #[arg(long, value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
+    /// Read only these agencies (sharding): an agency code like 000.00.12.H18 or a prefix
+    /// like 000.00.12.*; repeat the flag or separate patterns with commas
+    /// [env: MOTCUA_AGENCIES, comma-separated] [default: every agency]
+    #[arg(long = "agency", value_name = "PATTERN", value_delimiter = ',', value_parser = parse_agency_arg)]
+    pub agencies: Vec<String>,
+    /// How often a full re-read of the source replaces incremental refreshes (which read
+    /// only rows whose updated_at changed); 0s = always full
+    /// [env: MOTCUA_FULL_RESYNC_INTERVAL] [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub full_resync_interval: Option<Duration>,
     /// Create and seed an embedded SQLite demo database (in `data_dir`) and serve it
     #[arg(long)]
     pub demo: bool,
@@ -86,6 +103,18 @@ pub struct Cli {
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s)
+}
+
+/// Checks one `--agency` pattern as clap reads it.
+fn parse_agency_arg(s: &str) -> Result<String, String> {
+    let pattern = s.trim().to_owned();
+    AgencyFilter::parse(std::slice::from_ref(&pattern))?;
+    Ok(pattern)
+}
+
+/// The patterns of a comma-separated list (`MOTCUA_AGENCIES`), each trimmed.
+pub fn split_patterns(list: &str) -> Vec<String> {
+    list.split(',').map(|p| p.trim().to_owned()).collect()
 }
 
 /// Parses a humantime duration ("60s", "5m", "1h 30m").
@@ -109,6 +138,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// demo_dossiers = 300000
 /// connect_timeout = "10s"
 /// query_timeout = "60s"
+/// agencies = ["000.00.12.H18", "000.00.13.*"]   # default: every agency
+/// full_resync_interval = "1h"          # "0s": every refresh reads everything
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -139,6 +170,21 @@ pub struct Config {
     /// (SQLite: the read is abandoned). Default: `60s`.
     #[serde(deserialize_with = "de_duration")]
     pub query_timeout: Duration,
+    /// The agencies this exporter reads (sharding a large source between
+    /// several exporters): exact agency codes (`000.00.12.H18`) and
+    /// prefixes ending in `*` (`000.00.12.*`). Default: `[]`, every agency.
+    /// Built from `agencies` in [`Config::parse`].
+    #[serde(skip)]
+    pub agencies: AgencyFilter,
+    /// How often a full re-read of the source replaces incremental
+    /// refreshes (which read only rows whose updated_at changed); `0s` =
+    /// always full. Default: `1h`.
+    #[serde(deserialize_with = "de_duration")]
+    pub full_resync_interval: Duration,
+    /// The `agencies` list as written, with where each pattern is.
+    #[serde(rename = "agencies")]
+    #[doc(hidden)]
+    pub agency_patterns: Vec<toml::Spanned<String>>,
     /// Only read so that a `database_url` key gets a helpful error.
     #[serde(rename = "database_url")]
     #[doc(hidden)]
@@ -159,6 +205,9 @@ impl Default for Config {
             demo_dossiers: DEFAULT_DEMO_DOSSIERS,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
+            agencies: AgencyFilter::all(),
+            full_resync_interval: DEFAULT_FULL_RESYNC_INTERVAL,
+            agency_patterns: Vec::new(),
             forbidden_database_url: None,
         }
     }
@@ -269,6 +318,13 @@ pub struct Settings {
     pub demo_dossiers: u64,
     pub connect_timeout: Duration,
     pub query_timeout: Duration,
+    /// The agencies this exporter reads (`--agency`, `MOTCUA_AGENCIES`,
+    /// `agencies`); every agency by default.
+    pub agency_filter: AgencyFilter,
+    /// How often a full re-read of the source replaces incremental
+    /// refreshes (which read only rows whose updated_at changed);
+    /// `Duration::ZERO` = every refresh is a full refresh. Default: 1h.
+    pub full_resync_interval: Duration,
 }
 
 impl Config {
@@ -320,6 +376,35 @@ impl Config {
                 message: "must be at least 1s".into(),
             });
         }
+        for pattern in &config.agency_patterns {
+            // Each pattern alone, then the list (so the error points at the
+            // pattern that is wrong).
+            if let Err(message) = AgencyFilter::parse(std::slice::from_ref(pattern.get_ref())) {
+                let (line, column, _) = locate(text, Some(pattern.span()));
+                return Err(ConfigError::Parse {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    key: Some("agencies".into()),
+                    message,
+                });
+            }
+        }
+        let patterns: Vec<String> = config
+            .agency_patterns
+            .iter()
+            .map(|p| p.get_ref().clone())
+            .collect();
+        config.agencies = AgencyFilter::parse(&patterns).map_err(|message| {
+            let (line, column) = key_position(text, "agencies").unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                key: Some("agencies".into()),
+                message,
+            }
+        })?;
         let base = path.parent().unwrap_or(Path::new(""));
         let anchor = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -427,6 +512,20 @@ impl Settings {
             };
             return Err(value_error(origin, "must be at least 1s".into()));
         }
+        let full_resync_interval = match (cli.full_resync_interval, env(ENV_FULL_RESYNC_INTERVAL)) {
+            (Some(d), _) => d,
+            (None, Some(v)) => {
+                parse_duration(&v).map_err(|m| value_error(ENV_FULL_RESYNC_INTERVAL, m))?
+            }
+            (None, None) => file.full_resync_interval,
+        };
+        let agency_filter = if !cli.agencies.is_empty() {
+            AgencyFilter::parse(&cli.agencies).map_err(|m| value_error("--agency", m))?
+        } else if let Some(list) = env(ENV_AGENCIES) {
+            AgencyFilter::parse(&split_patterns(&list)).map_err(|m| value_error(ENV_AGENCIES, m))?
+        } else {
+            file.agencies
+        };
         let calendar = cli
             .calendar
             .clone()
@@ -475,6 +574,8 @@ impl Settings {
             demo_dossiers: file.demo_dossiers,
             connect_timeout: file.connect_timeout,
             query_timeout: file.query_timeout,
+            agency_filter,
+            full_resync_interval,
         })
     }
 }
@@ -507,6 +608,26 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("motcua-data"));
         assert_eq!(c.demo_dossiers, 300_000);
         assert_eq!(c.period_convention, PeriodConvention::Calendar);
+        assert!(c.agencies.is_all());
+        assert_eq!(c.full_resync_interval, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn agencies_and_full_resync_parse() {
+        let c = Config::parse(
+            "agencies = [\"A.1\", \"B.*\"]\nfull_resync_interval = \"0s\"",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.agencies.patterns(), ["A.1", "B.*"]);
+        assert_eq!(c.full_resync_interval, Duration::ZERO);
+        let msg = Config::parse("agencies = [\"A.1\", \"*B\"]", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("c.toml, line 1, column 20, key `agencies`") && msg.contains("\"*B\""),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -835,6 +835,59 @@ fn grafana_promtool_parses_dashboard_queries() {
     }
 }
 
+/// The national deployment example (`grafana/examples/national`): both
+/// Prometheus configurations load (the province one with the rule files),
+/// and every `match[]` selector of the federation parses as PromQL
+/// (checked by promtool as recording rules in a scratch file).
+#[test]
+fn grafana_promtool_check_national_examples() {
+    let dir = grafana_dir().join("examples/national");
+    for file in ["prometheus-province.yml", "prometheus-national.yml"] {
+        let args = ["check", "config", file].map(str::to_owned);
+        if let Some(out) = run_tool("promtool", "prometheus", &dir, &args) {
+            assert!(out.contains(&format!("SUCCESS: {file} is valid")), "{out}");
+        }
+    }
+    let national = read(&dir.join("prometheus-national.yml"));
+    let selectors: Vec<String> = national
+        .lines()
+        .skip_while(|l| l.trim() != "match[]:")
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .map_while(|l| l.strip_prefix("- "))
+        .map(|s| s.trim_matches('\'').replace("''", "'"))
+        .collect();
+    assert!(
+        selectors.len() >= 3,
+        "match[] selectors of prometheus-national.yml: {selectors:?}"
+    );
+    let mut rules = String::from("groups:\n  - name: federation-selectors\n    rules:\n");
+    for (n, selector) in selectors.iter().enumerate() {
+        assert!(
+            selector.contains("motcua"),
+            "federates more than motcua: {selector}"
+        );
+        rules.push_str(&format!(
+            "      - record: federation:selector:{n}\n        expr: {}\n",
+            serde_json::to_string(selector).unwrap()
+        ));
+    }
+    let scratch =
+        std::env::temp_dir().join(format!("motcua-grafana-national-{}", std::process::id()));
+    fs::create_dir_all(&scratch).unwrap();
+    fs::write(scratch.join("selectors.yml"), rules).unwrap();
+    let args = ["check", "rules", "selectors.yml"].map(str::to_owned);
+    let out = run_tool("promtool", "prometheus", &scratch, &args);
+    let _ = fs::remove_dir_all(&scratch);
+    if let Some(out) = out {
+        assert!(
+            out.contains(&format!("SUCCESS: {} rules found", selectors.len())),
+            "{out}"
+        );
+    }
+}
+
 /// amtool is optional (Debian package `prometheus-alertmanager`): the
 /// example Alertmanager configuration is checked where it is installed.
 #[test]
