@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod charts;
 pub mod classify;
 pub mod demo;
+pub mod incremental;
 pub mod judge;
 pub mod lunar;
 pub mod model;

@@ -19,14 +19,21 @@ pub const PROCESSING_WORKDAYS_BUCKETS: &[f64] = &[
 /// Upper bounds of `motcua_dossier_deadline_usage_ratio`.
 pub const DEADLINE_USAGE_BUCKETS: &[f64] = &[0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0];
 
+/// Observations are summed in units of 10⁻⁹: an integer sum is the same
+/// whatever the order of the additions, so a snapshot assembled from parts
+/// (an incremental refresh) equals one computed in one pass.
+const SUM_UNITS: f64 = 1e9;
+
 /// A fixed-bucket histogram.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     pub bounds: &'static [f64],
     /// Cumulative count of observations ≤ each bound (as Prometheus exposes them).
     pub cumulative: Vec<u64>,
+    /// The sum of observations, each rounded to 10⁻⁹.
     pub sum: f64,
     pub count: u64,
+    exact_sum: i128,
 }
 
 impl Histogram {
@@ -36,6 +43,7 @@ impl Histogram {
             cumulative: vec![0; bounds.len()],
             sum: 0.0,
             count: 0,
+            exact_sum: 0,
         }
     }
 
@@ -44,7 +52,7 @@ impl Histogram {
         if let Some(i) = self.bounds.iter().position(|b| v <= *b) {
             self.cumulative[i] += 1;
         }
-        self.sum += v;
+        self.exact_sum += (v * SUM_UNITS).round() as i128;
         self.count += 1;
     }
 
@@ -54,6 +62,23 @@ impl Histogram {
             running += *c;
             *c = running;
         }
+        self.sum = self.exact_sum as f64 / SUM_UNITS;
+    }
+
+    /// Adds the observations of `other` (both finished, same bounds).
+    fn absorb(&mut self, other: &Histogram) {
+        for (c, o) in self.cumulative.iter_mut().zip(&other.cumulative) {
+            *c += o;
+        }
+        self.count += other.count;
+        self.exact_sum += other.exact_sum;
+        self.sum = self.exact_sum as f64 / SUM_UNITS;
+    }
+}
+
+fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
     }
 }
 
@@ -122,20 +147,76 @@ pub struct Snapshot {
     pub rejected: Vec<(RejectReason, u64)>,
 }
 
+impl AgencySectorStats {
+    fn absorb(&mut self, o: &AgencySectorStats) {
+        add(&mut self.received, &o.received);
+        for (a, b) in self.resolved.iter_mut().zip(&o.resolved) {
+            add(a, b);
+        }
+        add(&mut self.cancelled, &o.cancelled);
+        add(&mut self.pending, &o.pending);
+        self.processing_workdays.absorb(&o.processing_workdays);
+    }
+}
+
+impl AgencyStats {
+    fn absorb(&mut self, o: &AgencyStats) {
+        self.deadline_usage.absorb(&o.deadline_usage);
+        self.overdue_max_workdays = self.overdue_max_workdays.max(o.overdue_max_workdays);
+        self.late_without_apology += o.late_without_apology;
+        add(&mut self.digitized, &o.digitized);
+        for (a, b) in self.report.iter_mut().zip(&o.report) {
+            a.add(b);
+        }
+    }
+}
+
+/// The month, quarter and year containing `now`, with their first and last days.
+pub fn current_periods(
+    now: Ts,
+    convention: PeriodConvention,
+) -> [(PeriodName, NaiveDate, NaiveDate); 3] {
+    let today = datetime_of(now).date();
+    PeriodKind::ALL.map(|kind| {
+        let name = PeriodName::containing(kind, today, convention);
+        let (from, to) = name.bounds(convention);
+        (name, from, to)
+    })
+}
+
 fn index<T: PartialEq>(all: &[T], v: T) -> usize {
     all.iter().position(|x| *x == v).expect("label is in ALL")
 }
 
 impl Snapshot {
+    /// Adds the dossiers and evaluations counted in `other`, a snapshot of
+    /// other rows of the same source over the same periods: the result is the
+    /// snapshot of both sets of rows. The catalogue and `now` stay `self`'s.
+    pub fn absorb(&mut self, other: &Snapshot) {
+        for (key, stats) in &other.by_agency_sector {
+            self.by_agency_sector
+                .entry(key.clone())
+                .or_default()
+                .absorb(stats);
+        }
+        for (key, stats) in &other.by_agency {
+            self.by_agency.entry(key.clone()).or_default().absorb(stats);
+        }
+        for (key, counts) in &other.evaluations {
+            add(self.evaluations.entry(key.clone()).or_default(), counts);
+        }
+        for (reason, n) in &other.rejected {
+            match self.rejected.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, m)) => *m += n,
+                None => self.rejected.push((*reason, *n)),
+            }
+        }
+    }
+
     /// Aggregates the dataset as of `now` (local wall-clock).
     pub fn compute(judge: &Judge<'_>, now: Ts, convention: PeriodConvention) -> Snapshot {
         let ds = judge.dataset;
-        let today = datetime_of(now).date();
-        let periods = PeriodKind::ALL.map(|kind| {
-            let name = PeriodName::containing(kind, today, convention);
-            let (from, to) = name.bounds(convention);
-            (name, from, to)
-        });
+        let periods = current_periods(now, convention);
         let windows = periods.map(|(_, from, to)| ReportWindow::new(from, to, now));
 
         let mut pairs: BTreeMap<(u32, u32), AgencySectorStats> = BTreeMap::new();

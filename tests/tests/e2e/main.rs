@@ -1,4 +1,5 @@
 mod dashboard;
 mod engines;
 mod grafana;
+mod incremental;
 mod support;

@@ -1,0 +1,539 @@
+//! Incremental refresh: after one full read, a refresh reads only the
+//! dossiers whose `updated_at` moved.
+//!
+//! A full read ([`Ledger::load`]) splits the source in two:
+//!
+//! - *settled* rows: ended (resolved or cancelled), received, ended and last
+//!   updated more than [`SETTLE_AFTER`] ago. Closed history does not change,
+//!   so their contribution to every series is summed once, in batches, into
+//!   a partial [`Snapshot`], and the rows are dropped. Evaluations older
+//!   than the same cut are settled the same way.
+//! - *live* rows: everything else — open dossiers, whose state moves with the
+//!   clock, and whatever was received, ended or touched recently. They are
+//!   kept in compact form ([`LiveDossier`]: 72 bytes a dossier plus 16 a
+//!   pause, plus about 10 bytes of hash-table slot) and recomputed on every
+//!   refresh.
+//!
+//! An incremental refresh ([`Ledger::refresh`]) re-reads the dossiers updated
+//! since the last one seen (less [`OVERLAP`], which absorbs clock skew,
+//! transactions that commit late and a zone the server reads differently),
+//! with their supplements and apologies, replaces them among the live rows,
+//! re-reads the recent evaluations, and adds the live snapshot to the settled
+//! one. The result equals a full recompute; the tests hold it to that.
+//!
+//! Memory is therefore the settled snapshot (it grows with the number of
+//! series, not of dossiers) plus the live rows (open dossiers and about
+//! [`SETTLE_AFTER`] of activity). During a full read add the supplements
+//! (24 bytes each) and the apologies (8 bytes each), held until the read ends.
+//!
+//! When an incremental refresh cannot be exact it says so
+//! ([`Refresh::FullReadNeeded`]) and the caller reads everything again:
+//! - a changed dossier that is not live and was not received after the cut:
+//!   an edit to settled history, whose old contribution is inside the sums;
+//! - the report periods changed (a new month began).
+//!
+//! What `updated_at` cannot show is caught by the scheduled full read
+//! (`full_resync_interval`): deleted rows, a supplement, apology or
+//! evaluation written without touching its dossier's `updated_at`, an
+//! evaluation inserted with an old `evaluated_at`, and a settled dossier
+//! edited back to status 1 or 3 (not intake, so it looks new).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use chrono::NaiveDate;
+
+use crate::calendar::WorkCalendar;
+use crate::classify::Judge;
+use crate::judge::{Verdict, build_dataset, judge_dossier};
+use crate::model::{
+    ApologyRow, Dataset, DossierRow, EvaluationRow, SECONDS_PER_DAY, SourceRows, Stage,
+    SupplementRow, Ts, datetime_of,
+};
+use crate::report::{PeriodConvention, PeriodName};
+use crate::shard::AgencyFilter;
+use crate::snapshot::{Snapshot, current_periods};
+use crate::source::{RowKind, Source, SourceError, SqlFiles};
+
+/// How long a dossier must have been ended and untouched before its
+/// contribution is settled. Long enough that the usual late steps (the
+/// result returned days after it was signed, an apology, a correction)
+/// land while the dossier is still live.
+pub const SETTLE_AFTER: i64 = 45 * SECONDS_PER_DAY;
+
+/// How far before the last `updated_at` seen a refresh starts reading.
+pub const OVERLAP: i64 = SECONDS_PER_DAY;
+
+/// Settled rows are summed this many at a time during a full read.
+const SETTLE_BATCH: usize = 65_536;
+
+/// `None` of a compact timestamp.
+const NONE: Ts = Ts::MIN;
+
+/// The outcome of an incremental refresh.
+#[derive(Debug)]
+pub enum Refresh {
+    /// The snapshot as of now, and how many changed dossiers were read.
+    Done { snapshot: Snapshot, changed: usize },
+    /// The refresh cannot be exact; read everything again. Why, for the log.
+    FullReadNeeded(String),
+}
+
+/// The state kept between refreshes.
+#[derive(Debug)]
+pub struct Ledger {
+    convention: PeriodConvention,
+    filter: AgencyFilter,
+    /// Agencies, sectors and procedures as of the last full read.
+    catalogue: SourceRows,
+    /// Procedure and agency codes of the live dossiers.
+    codes: Interner,
+    /// Everything settled, summed.
+    settled: Snapshot,
+    live: HashMap<u64, LiveDossier>,
+    /// Rows ended, received and updated before this instant may settle.
+    cut: Ts,
+    /// The latest `updated_at` read (never after the clock).
+    watermark: Ts,
+    periods: [(PeriodName, NaiveDate, NaiveDate); 3],
+}
+
+impl Ledger {
+    /// Reads the whole source: the ledger for later refreshes and the
+    /// snapshot as of `now`.
+    pub async fn load(
+        source: &Source,
+        files: &SqlFiles,
+        calendar: &WorkCalendar,
+        convention: PeriodConvention,
+        filter: &AgencyFilter,
+        now: Ts,
+    ) -> Result<(Ledger, Snapshot), SourceError> {
+        let zone = calendar.timezone();
+        let agency_condition = filter.sql_condition("agency_code", source.dialect());
+        let of_dossiers = agency_condition
+            .as_deref()
+            .map(|c| dossiers_where(files, c));
+
+        let mut catalogue = SourceRows::default();
+        source.catalogue(files, zone, &mut catalogue).await?;
+        catalogue.agencies.retain(|a| filter.matches(&a.code));
+
+        let mut pauses = Vec::new();
+        source
+            .stream_supplements(files, zone, of_dossiers.as_deref(), &mut |s| {
+                pauses.push(PauseOf::new(&s))
+            })
+            .await?;
+        pauses.sort_unstable();
+        let mut apologies = Vec::new();
+        source
+            .stream_apologies(files, zone, of_dossiers.as_deref(), &mut |a| {
+                apologies.push(key(&a.dossier_code))
+            })
+            .await?;
+        apologies.sort_unstable();
+        apologies.dedup();
+
+        let cut = now - SETTLE_AFTER;
+        let mut settled = empty_snapshot(calendar, now, convention);
+        let mut batch = SourceRows {
+            procedures: catalogue.procedures.clone(),
+            ..SourceRows::default()
+        };
+        let mut live = HashMap::new();
+        let mut codes = Interner::default();
+        let mut watermark = NONE;
+        source
+            .stream_dossiers(files, zone, agency_condition.as_deref(), &mut |row| {
+                if !filter.matches(&row.agency_code) {
+                    return;
+                }
+                watermark = watermark.max(row.updated_at.unwrap_or(NONE));
+                let k = key(&row.code);
+                let row_pauses = pauses_of(&pauses, k);
+                let apology = apologies.binary_search(&k).is_ok();
+                if settles(&row, cut) {
+                    for p in row_pauses {
+                        batch.supplements.push(p.row(&row.code));
+                    }
+                    if apology {
+                        batch.apologies.push(apology_row(&row.code));
+                    }
+                    batch.dossiers.push(row);
+                    if batch.dossiers.len() >= SETTLE_BATCH {
+                        settle(&mut settled, &mut batch, calendar, now, convention);
+                    }
+                } else {
+                    let dossier = LiveDossier::new(&row, row_pauses, apology, &mut codes);
+                    live.insert(k, dossier);
+                }
+            })
+            .await?;
+        drop(pauses);
+        drop(apologies);
+
+        let mut recent_evaluations = Vec::new();
+        source
+            .stream_evaluations(files, zone, agency_condition.as_deref(), &mut |e| {
+                if !filter.matches(&e.agency_code) {
+                    return;
+                }
+                if e.evaluated_at.is_some_and(|t| t >= cut) {
+                    recent_evaluations.push(e);
+                } else {
+                    batch.evaluations.push(e);
+                }
+            })
+            .await?;
+        settle(&mut settled, &mut batch, calendar, now, convention);
+
+        let mut ledger = Ledger {
+            convention,
+            filter: filter.clone(),
+            catalogue,
+            codes,
+            settled,
+            live,
+            cut,
+            watermark: watermark.min(now),
+            periods: current_periods(now, convention),
+        };
+        ledger.live.shrink_to_fit();
+        let snapshot = ledger.snapshot(calendar, now, recent_evaluations);
+        Ok((ledger, snapshot))
+    }
+
+    /// Reads what changed since the last read and returns the snapshot as of
+    /// `now`, or says that only a full read can be exact.
+    pub async fn refresh(
+        &mut self,
+        source: &Source,
+        files: &SqlFiles,
+        calendar: &WorkCalendar,
+        now: Ts,
+    ) -> Result<Refresh, SourceError> {
+        if current_periods(now, self.convention) != self.periods {
+            return Ok(Refresh::FullReadNeeded(
+                "a new report period began".to_owned(),
+            ));
+        }
+        let zone = calendar.timezone();
+        let agency_condition = self.filter.sql_condition("agency_code", source.dialect());
+        // Never before cut + OVERLAP: whatever the server makes of the
+        // literal, no settled row is read back.
+        let since = (self.watermark - OVERLAP).max(self.cut + OVERLAP);
+        let mut changed_condition = format!("updated_at >= {}", literal(since));
+        if let Some(agencies) = &agency_condition {
+            changed_condition = format!("({changed_condition}) AND ({agencies})");
+        }
+
+        let mut changed = Vec::new();
+        let filter = &self.filter;
+        source
+            .stream_dossiers(files, zone, Some(&changed_condition), &mut |row| {
+                if filter.matches(&row.agency_code) {
+                    changed.push(row);
+                }
+            })
+            .await?;
+        for row in &changed {
+            let is_new = matches!(judge_dossier(row), Verdict::NotIntake)
+                || row.received_at.is_some_and(|r| r >= self.cut);
+            if !is_new && !self.live.contains_key(&key(&row.code)) {
+                return Ok(Refresh::FullReadNeeded(format!(
+                    "dossier {} changed after it had settled",
+                    row.code
+                )));
+            }
+        }
+
+        let of_changed = dossiers_where(files, &changed_condition);
+        let mut pauses = Vec::new();
+        source
+            .stream_supplements(files, zone, Some(&of_changed), &mut |s| {
+                pauses.push(PauseOf::new(&s))
+            })
+            .await?;
+        pauses.sort_unstable();
+        let mut apologies = Vec::new();
+        source
+            .stream_apologies(files, zone, Some(&of_changed), &mut |a| {
+                apologies.push(key(&a.dossier_code))
+            })
+            .await?;
+        apologies.sort_unstable();
+
+        let mut recent_evaluations = Vec::new();
+        let mut evaluation_condition = format!("evaluated_at >= {}", literal(self.cut - OVERLAP));
+        if let Some(agencies) = &agency_condition {
+            evaluation_condition = format!("({evaluation_condition}) AND ({agencies})");
+        }
+        let cut = self.cut;
+        source
+            .stream_evaluations(files, zone, Some(&evaluation_condition), &mut |e| {
+                // The condition reads a little more than needed; the cut is
+                // applied here, on the decoded local time.
+                if filter.matches(&e.agency_code) && e.evaluated_at.is_some_and(|t| t >= cut) {
+                    recent_evaluations.push(e);
+                }
+            })
+            .await?;
+
+        let count = changed.len();
+        for row in changed {
+            self.watermark = self.watermark.max(row.updated_at.unwrap_or(NONE).min(now));
+            let k = key(&row.code);
+            let apology = apologies.binary_search(&k).is_ok();
+            let dossier = LiveDossier::new(&row, pauses_of(&pauses, k), apology, &mut self.codes);
+            self.live.insert(k, dossier);
+        }
+        Ok(Refresh::Done {
+            snapshot: self.snapshot(calendar, now, recent_evaluations),
+            changed: count,
+        })
+    }
+
+    /// Live dossiers held.
+    pub fn live_dossiers(&self) -> usize {
+        self.live.len()
+    }
+
+    /// The live rows computed as of `now`, plus the settled sums.
+    fn snapshot(
+        &self,
+        calendar: &WorkCalendar,
+        now: Ts,
+        recent_evaluations: Vec<EvaluationRow>,
+    ) -> Snapshot {
+        let mut rows = SourceRows {
+            agencies: self.catalogue.agencies.clone(),
+            sectors: self.catalogue.sectors.clone(),
+            procedures: self.catalogue.procedures.clone(),
+            dossiers: Vec::with_capacity(self.live.len()),
+            evaluations: recent_evaluations,
+            ..SourceRows::default()
+        };
+        for (k, d) in &self.live {
+            // Live rows keep no code: a stand-in unique per dossier joins the
+            // row to its pauses and apology inside this computation.
+            let code = format!("{k:016x}");
+            for p in &d.pauses {
+                rows.supplements.push(SupplementRow {
+                    dossier_code: code.clone(),
+                    requested_at: p.0,
+                    resumed_at: some(p.1),
+                });
+            }
+            if d.flags & APOLOGY != 0 {
+                rows.apologies.push(apology_row(&code));
+            }
+            rows.dossiers.push(d.row(code, &self.codes));
+        }
+        let dataset = build_dataset(rows);
+        let mut snapshot = Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention);
+        snapshot.absorb(&self.settled);
+        snapshot
+    }
+}
+
+/// Whether a row's contribution can be summed once and for all (see the
+/// module documentation).
+fn settles(row: &DossierRow, cut: Ts) -> bool {
+    let before = |t: Option<Ts>| t.is_none_or(|t| t < cut);
+    if !before(row.updated_at) || !before(row.received_at) {
+        return false;
+    }
+    match judge_dossier(row) {
+        Verdict::Intake(Stage::Open { .. }) => false,
+        Verdict::Intake(Stage::Resolved) => row.finished_at.is_some_and(|f| f < cut),
+        Verdict::Intake(Stage::Cancelled(_)) => before(row.finished_at),
+        Verdict::NotIntake | Verdict::Rejected(_) => true,
+    }
+}
+
+/// Adds the batch's contribution to `settled` and empties the batch.
+fn settle(
+    settled: &mut Snapshot,
+    batch: &mut SourceRows,
+    calendar: &WorkCalendar,
+    now: Ts,
+    convention: PeriodConvention,
+) {
+    let rows = SourceRows {
+        procedures: batch.procedures.clone(),
+        dossiers: std::mem::take(&mut batch.dossiers),
+        supplements: std::mem::take(&mut batch.supplements),
+        apologies: std::mem::take(&mut batch.apologies),
+        evaluations: std::mem::take(&mut batch.evaluations),
+        ..SourceRows::default()
+    };
+    let dataset = build_dataset(rows);
+    settled.absorb(&Snapshot::compute(
+        &Judge::new(&dataset, calendar),
+        now,
+        convention,
+    ));
+}
+
+fn empty_snapshot(calendar: &WorkCalendar, now: Ts, convention: PeriodConvention) -> Snapshot {
+    Snapshot::compute(&Judge::new(&Dataset::default(), calendar), now, convention)
+}
+
+/// `dossier_code IN (codes of dossiers.sql where condition)`.
+fn dossiers_where(files: &SqlFiles, condition: &str) -> String {
+    let dossiers = files.get(RowKind::Dossiers).text.trim_end();
+    let dossiers = dossiers.trim_end_matches(';');
+    format!("dossier_code IN (SELECT code FROM (\n{dossiers}\n) motcua_dossiers WHERE {condition})")
+}
+
+/// A timestamp literal every engine compares with its timestamp and text columns.
+fn literal(t: Ts) -> String {
+    format!("'{}'", datetime_of(t).format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// A dossier code's key. 64 bits: among the live rows of a province
+/// (hundreds of thousands) a collision is a once-in-millions-of-years event.
+fn key(code: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    code.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn some(t: Ts) -> Option<Ts> {
+    (t != NONE).then_some(t)
+}
+
+fn apology_row(code: &str) -> ApologyRow {
+    ApologyRow {
+        dossier_code: code.to_owned(),
+        issued_at: None,
+        new_due_at: None,
+    }
+}
+
+/// A supplement interval keyed by its dossier, sorted by key for lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct PauseOf {
+    dossier: u64,
+    requested_at: Ts,
+    resumed_at: Ts,
+}
+
+impl PauseOf {
+    fn new(s: &SupplementRow) -> PauseOf {
+        PauseOf {
+            dossier: key(&s.dossier_code),
+            requested_at: s.requested_at,
+            resumed_at: s.resumed_at.unwrap_or(NONE),
+        }
+    }
+
+    fn row(&self, code: &str) -> SupplementRow {
+        SupplementRow {
+            dossier_code: code.to_owned(),
+            requested_at: self.requested_at,
+            resumed_at: some(self.resumed_at),
+        }
+    }
+}
+
+fn pauses_of(sorted: &[PauseOf], dossier: u64) -> &[PauseOf] {
+    let start = sorted.partition_point(|p| p.dossier < dossier);
+    let end = start + sorted[start..].partition_point(|p| p.dossier == dossier);
+    &sorted[start..end]
+}
+
+const DIGITIZED: u8 = 1;
+const E_RESULT: u8 = 2;
+const PAID_ONLINE: u8 = 4;
+const APOLOGY: u8 = 8;
+
+/// A live dossier row in compact form: what [`judge_dossier`] and the
+/// classification read, nothing more.
+#[derive(Debug, Clone)]
+struct LiveDossier {
+    procedure: u32,
+    agency: u32,
+    /// received, due, finished, returned, updated ([`NONE`] for NULL).
+    times: [Ts; 5],
+    status: i16,
+    /// 2 online, 3 postal, 1 anything else (NULL included: it counts as direct).
+    channel: u8,
+    flags: u8,
+    pauses: Box<[(Ts, Ts)]>,
+}
+
+impl LiveDossier {
+    fn new(row: &DossierRow, pauses: &[PauseOf], apology: bool, codes: &mut Interner) -> Self {
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+        LiveDossier {
+            procedure: codes.intern(&row.procedure_code),
+            agency: codes.intern(&row.agency_code),
+            times: [
+                row.received_at,
+                row.due_at,
+                row.finished_at,
+                row.returned_at,
+                row.updated_at,
+            ]
+            .map(|t| t.unwrap_or(NONE)),
+            // Out-of-range statuses are unknown statuses either way.
+            status: i16::try_from(row.status).unwrap_or(0),
+            channel: match row.channel {
+                Some(2) => 2,
+                Some(3) => 3,
+                _ => 1,
+            },
+            flags: flag(row.digitized, DIGITIZED)
+                | flag(row.e_result, E_RESULT)
+                | flag(row.paid_online, PAID_ONLINE)
+                | flag(apology, APOLOGY),
+            pauses: pauses
+                .iter()
+                .map(|p| (p.requested_at, p.resumed_at))
+                .collect(),
+        }
+    }
+
+    fn row(&self, code: String, codes: &Interner) -> DossierRow {
+        DossierRow {
+            code,
+            procedure_code: codes.get(self.procedure).to_owned(),
+            agency_code: codes.get(self.agency).to_owned(),
+            channel: Some(i64::from(self.channel)),
+            status: i64::from(self.status),
+            received_at: some(self.times[0]),
+            due_at: some(self.times[1]),
+            finished_at: some(self.times[2]),
+            returned_at: some(self.times[3]),
+            updated_at: some(self.times[4]),
+            digitized: self.flags & DIGITIZED != 0,
+            e_result: self.flags & E_RESULT != 0,
+            paid_online: self.flags & PAID_ONLINE != 0,
+        }
+    }
+}
+
+/// Codes stored once, referred to by number.
+#[derive(Debug, Default)]
+struct Interner {
+    codes: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, code: &str) -> u32 {
+        if let Some(i) = self.index.get(code) {
+            return *i;
+        }
+        let i = self.codes.len() as u32;
+        self.codes.push(code.to_owned());
+        self.index.insert(code.to_owned(), i);
+        i
+    }
+
+    fn get(&self, i: u32) -> &str {
+        &self.codes[i as usize]
+    }
+}
