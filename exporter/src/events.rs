@@ -27,6 +27,30 @@ pub trait InternalEvent {
     }
 }
 
+/// How a refresh read the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshKind {
+    /// Every row; `live` dossiers kept for the incremental refreshes that follow.
+    Full { live: usize },
+    /// Only the `changed` dossiers; `live` held after it.
+    Incremental { changed: usize, live: usize },
+}
+
+impl RefreshKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            RefreshKind::Full { .. } => "full",
+            RefreshKind::Incremental { .. } => "incremental",
+        }
+    }
+
+    fn live(self) -> usize {
+        match self {
+            RefreshKind::Full { live } | RefreshKind::Incremental { live, .. } => live,
+        }
+    }
+}
+
 /// A refresh read the source and published new metrics.
 #[derive(Debug)]
 pub struct RefreshSucceeded<'a> {
@@ -37,6 +61,7 @@ pub struct RefreshSucceeded<'a> {
     pub rejected_rows: u64,
     /// Consecutive failures this success ends (0 when none).
     pub recovered_after: u32,
+    pub kind: RefreshKind,
 }
 
 impl InternalEvent for RefreshSucceeded<'_> {
@@ -44,14 +69,25 @@ impl InternalEvent for RefreshSucceeded<'_> {
         status.up = true;
         status.last_success_unix = self.finished_unix;
         status.last_duration_seconds = self.duration.as_secs_f64();
+        match self.kind {
+            RefreshKind::Full { .. } => status.full_refreshes += 1,
+            RefreshKind::Incremental { .. } => status.incremental_refreshes += 1,
+        }
+        status.live_dossiers = self.kind.live() as u64;
     }
 
     fn log(&self) {
+        let changed = match self.kind {
+            RefreshKind::Incremental { changed, .. } => changed,
+            RefreshKind::Full { .. } => self.dossiers,
+        };
         if self.recovered_after > 0 {
             info!(
                 source = self.source,
+                kind = self.kind.label(),
                 duration_s = format_args!("{:.3}", self.duration.as_secs_f64()),
                 dossiers = self.dossiers,
+                read = changed,
                 rejected_rows = self.rejected_rows,
                 failed_attempts = self.recovered_after,
                 "refresh succeeded again: source is back"
@@ -59,12 +95,35 @@ impl InternalEvent for RefreshSucceeded<'_> {
         } else {
             info!(
                 source = self.source,
+                kind = self.kind.label(),
                 duration_s = format_args!("{:.3}", self.duration.as_secs_f64()),
                 dossiers = self.dossiers,
+                read = changed,
                 rejected_rows = self.rejected_rows,
                 "refresh succeeded"
             );
         }
+    }
+}
+
+/// An incremental refresh could not be exact, so this refresh reads everything.
+#[derive(Debug)]
+pub struct FullReadForced<'a> {
+    pub source: &'a str,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for FullReadForced<'_> {
+    fn update(&self, status: &mut RefreshStatus) {
+        status.forced_full_reads += 1;
+    }
+
+    fn log(&self) {
+        info!(
+            source = self.source,
+            reason = self.reason,
+            "reading the whole source instead of the changes"
+        );
     }
 }
 
@@ -225,11 +284,23 @@ mod tests {
             dossiers: 1,
             rejected_rows: 0,
             recovered_after: 1,
+            kind: RefreshKind::Incremental {
+                changed: 3,
+                live: 100,
+            },
         }
         .emit(&mut st);
         assert!(st.up);
         assert_eq!(st.failures_total, 1, "a success does not reset the counter");
         assert_eq!(st.last_success_unix, 42.0);
+        assert_eq!((st.incremental_refreshes, st.full_refreshes), (1, 0));
+        assert_eq!(st.live_dossiers, 100);
+        FullReadForced {
+            source: "sqlite:x",
+            reason: "a new report period began",
+        }
+        .emit(&mut st);
+        assert_eq!(st.forced_full_reads, 1);
         ConfigReloadFailed { error: &err }.emit(&mut st);
         assert!(!st.config_reload_ok);
         ConfigReloaded {

@@ -38,6 +38,13 @@ pub struct RefreshStatus {
     pub failures_total: u64,
     /// The last SIGHUP reload was applied (true until a reload fails).
     pub config_reload_ok: bool,
+    /// Successful refreshes that read every row / only the changed ones.
+    pub full_refreshes: u64,
+    pub incremental_refreshes: u64,
+    /// Incremental refreshes that turned into full reads to stay exact.
+    pub forced_full_reads: u64,
+    /// Dossiers held in memory between refreshes.
+    pub live_dossiers: u64,
 }
 
 impl Default for RefreshStatus {
@@ -48,6 +55,10 @@ impl Default for RefreshStatus {
             last_duration_seconds: 0.0,
             failures_total: 0,
             config_reload_ok: true,
+            full_refreshes: 0,
+            incremental_refreshes: 0,
+            forced_full_reads: 0,
+            live_dossiers: 0,
         }
     }
 }
@@ -71,6 +82,9 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("motcua_last_refresh_success_timestamp_seconds", "gauge"),
     ("motcua_refresh_duration_seconds", "gauge"),
     ("motcua_refresh_failures_total", "counter"),
+    ("motcua_refreshes_total", "counter"),
+    ("motcua_refresh_forced_full_reads_total", "counter"),
+    ("motcua_live_dossiers", "gauge"),
     ("motcua_source_rows_rejected", "gauge"),
     ("motcua_exporter_build_info", "gauge"),
     ("motcua_config_last_reload_successful", "gauge"),
@@ -374,6 +388,24 @@ fn self_families(snapshot: Option<&Snapshot>, st: &RefreshStatus, out: &mut Vec<
         COUNTER,
     );
     failures.value(&[], st.failures_total as f64);
+    let mut refreshes = Family::new(
+        "motcua_refreshes_total",
+        "Successful refreshes since the exporter started, by kind: full (every row read) or incremental (only rows whose updated_at moved).",
+        COUNTER,
+    );
+    refreshes.value(&[("kind", "full")], st.full_refreshes as f64);
+    refreshes.value(&[("kind", "incremental")], st.incremental_refreshes as f64);
+    let mut forced = Family::new(
+        "motcua_refresh_forced_full_reads_total",
+        "Incremental refreshes that read every row instead, to stay exact (an edit to settled history, a new report period).",
+        COUNTER,
+    );
+    forced.value(&[], st.forced_full_reads as f64);
+    let live = gauge(
+        "motcua_live_dossiers",
+        "Dossiers held in memory between refreshes: open ones and those active lately (the rest are summed).",
+        st.live_dossiers as f64,
+    );
 
     let mut rejected = Family::new(
         "motcua_source_rows_rejected",
@@ -399,7 +431,9 @@ fn self_families(snapshot: Option<&Snapshot>, st: &RefreshStatus, out: &mut Vec<
         bool_value(st.config_reload_ok),
     );
 
-    for f in [up, last, duration, failures, rejected, build, reload] {
+    for f in [
+        up, last, duration, failures, refreshes, forced, live, rejected, build, reload,
+    ] {
         f.done(out);
     }
 }
@@ -446,8 +480,19 @@ mod tests {
             last_duration_seconds: 0.25,
             failures_total: 3,
             config_reload_ok: false,
+            full_refreshes: 2,
+            incremental_refreshes: 40,
+            forced_full_reads: 1,
+            live_dossiers: 1234,
         };
         let body = String::from_utf8(encode(None, &st)).unwrap();
+        assert!(
+            body.contains("motcua_refreshes_total{kind=\"full\"} 2\n"),
+            "{body}"
+        );
+        assert!(body.contains("motcua_refreshes_total{kind=\"incremental\"} 40\n"));
+        assert!(body.contains("motcua_refresh_forced_full_reads_total 1\n"));
+        assert!(body.contains("motcua_live_dossiers 1234\n"));
         assert!(body.contains("motcua_up 1\n"));
         assert!(body.contains("motcua_last_refresh_success_timestamp_seconds 1700000000.5\n"));
         assert!(body.contains("motcua_refresh_duration_seconds 0.25\n"));

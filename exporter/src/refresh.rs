@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use motcua_queries::calendar::WorkCalendar;
+use motcua_queries::incremental::{Ledger, Refresh};
 use motcua_queries::report::PeriodConvention;
+use motcua_queries::shard::AgencyFilter;
 use motcua_queries::{
     ConnectOptions, Dialect, Judge, Reader, Snapshot, SourceError, Ts, now_local,
 };
 use tokio::sync::watch;
 
 use crate::config::{DatabaseUrl, Settings};
-use crate::events::{RefreshFailed, RefreshSucceeded};
+use crate::events::{FullReadForced, RefreshFailed, RefreshKind, RefreshSucceeded};
 use crate::state::Shared;
 
 /// A refresh is abandoned after max(2 × refresh_interval, this).
@@ -57,6 +59,10 @@ pub struct Pipeline {
     pub refresh_interval: Duration,
     /// The longest one source statement may run (`query_timeout`).
     pub query_timeout: Duration,
+    /// The agencies this exporter serves (all, unless sharded).
+    pub agency_filter: AgencyFilter,
+    /// How often a full read replaces incremental refreshes (0: always).
+    pub full_resync_interval: Duration,
 }
 
 impl Pipeline {
@@ -76,6 +82,8 @@ impl Pipeline {
             convention: settings.period_convention,
             refresh_interval: settings.refresh_interval,
             query_timeout: settings.query_timeout,
+            agency_filter: settings.agency_filter.clone(),
+            full_resync_interval: settings.full_resync_interval,
         })
     }
 
@@ -92,20 +100,11 @@ impl Pipeline {
     }
 
     /// As [`Pipeline::snapshot`], at a given local instant (None: now).
+    /// One pass over every row, kept as the reference the incremental path
+    /// is held to (and for tools that want a single snapshot).
     pub async fn snapshot_at(&self, now: Option<Ts>) -> Result<Snapshot, RefreshError> {
         let zone = self.calendar.timezone();
-        let read = self.reader.read(zone);
-        let dataset = if self.reader.source.dialect() == Dialect::Sqlite {
-            // No server to cancel the statement: abandon the read instead
-            // (dropping it stops sqlx's worker at the next row).
-            tokio::time::timeout(self.query_timeout, read)
-                .await
-                .map_err(|_| RefreshError::QueryTimedOut(self.query_timeout))??
-        } else {
-            // PostgreSQL and MariaDB cancel a statement over the limit
-            // themselves (set on each connection) and report it as an error.
-            read.await?
-        };
+        let dataset = self.limited(self.reader.read(zone)).await?;
         let calendar = Arc::clone(&self.calendar);
         let convention = self.convention;
         // Classifying hundreds of thousands of dossiers is CPU work: keep it
@@ -117,6 +116,44 @@ impl Pipeline {
         })
         .await
         .map_err(|e| RefreshError::Compute(e.to_string()))
+    }
+
+    /// A full read: the ledger for incremental refreshes and the snapshot.
+    pub async fn load(&self, now: Ts) -> Result<(Ledger, Snapshot), RefreshError> {
+        let load = Ledger::load(
+            &self.reader.source,
+            &self.reader.files,
+            &self.calendar,
+            self.convention,
+            &self.agency_filter,
+            now,
+        );
+        self.limited(load).await
+    }
+
+    /// An incremental refresh of `ledger`.
+    pub async fn refresh(&self, ledger: &mut Ledger, now: Ts) -> Result<Refresh, RefreshError> {
+        let refresh = ledger.refresh(&self.reader.source, &self.reader.files, &self.calendar, now);
+        self.limited(refresh).await
+    }
+
+    /// Bounds a read of the source by `query_timeout`.
+    async fn limited<T>(
+        &self,
+        read: impl Future<Output = Result<T, SourceError>>,
+    ) -> Result<T, RefreshError> {
+        if self.reader.source.dialect() == Dialect::Sqlite {
+            // No server to cancel the statement: abandon the read instead
+            // (dropping it interrupts the statement).
+            tokio::time::timeout(self.query_timeout, read)
+                .await
+                .map_err(|_| RefreshError::QueryTimedOut(self.query_timeout))?
+                .map_err(RefreshError::from)
+        } else {
+            // PostgreSQL and MariaDB cancel a statement over the limit
+            // themselves (set on each connection) and report it as an error.
+            Ok(read.await?)
+        }
     }
 
     pub fn refresh_timeout(&self) -> Duration {
@@ -152,6 +189,22 @@ fn unix_now() -> f64 {
 pub struct Refresher {
     shared: Arc<Shared>,
     consecutive_failures: u32,
+    /// The state for incremental refreshes; None until the first full read.
+    ledger: Option<LedgerState>,
+}
+
+#[derive(Debug)]
+struct LedgerState {
+    ledger: Ledger,
+    full_read_at: Instant,
+    /// The pipeline it was read with: a new one (SIGHUP: other SQL files,
+    /// calendar, filter) starts over with a full read.
+    pipeline: usize,
+}
+
+/// Tells pipelines apart: each build loads its own calendar.
+fn identity(pipeline: &Pipeline) -> usize {
+    Arc::as_ptr(&pipeline.calendar) as usize
 }
 
 impl Refresher {
@@ -159,7 +212,41 @@ impl Refresher {
         Refresher {
             shared,
             consecutive_failures: 0,
+            ledger: None,
         }
+    }
+
+    /// An incremental refresh when one is possible and due, else a full read.
+    async fn snapshot(
+        &mut self,
+        pipeline: &Pipeline,
+    ) -> Result<(Snapshot, RefreshKind), RefreshError> {
+        let now = now_local(pipeline.calendar.timezone());
+        if let Some(state) = &mut self.ledger
+            && state.pipeline == identity(pipeline)
+            && state.full_read_at.elapsed() < pipeline.full_resync_interval
+        {
+            // A failed incremental refresh keeps the ledger: nothing was applied.
+            match pipeline.refresh(&mut state.ledger, now).await? {
+                Refresh::Done { snapshot, changed } => {
+                    let live = state.ledger.live_dossiers();
+                    return Ok((snapshot, RefreshKind::Incremental { changed, live }));
+                }
+                Refresh::FullReadNeeded(reason) => self.shared.emit(FullReadForced {
+                    source: &pipeline.source_label,
+                    reason: &reason,
+                }),
+            }
+        }
+        self.ledger = None;
+        let (ledger, snapshot) = pipeline.load(now).await?;
+        let live = ledger.live_dossiers();
+        self.ledger = Some(LedgerState {
+            ledger,
+            full_read_at: Instant::now(),
+            pipeline: identity(pipeline),
+        });
+        Ok((snapshot, RefreshKind::Full { live }))
     }
 
     /// One refresh: publishes the new snapshot, or records the failure and
@@ -167,13 +254,13 @@ impl Refresher {
     pub async fn refresh_once(&mut self, pipeline: &Pipeline) -> Duration {
         let started = Instant::now();
         let timeout = pipeline.refresh_timeout();
-        let result = match tokio::time::timeout(timeout, pipeline.snapshot()).await {
+        let result = match tokio::time::timeout(timeout, self.snapshot(pipeline)).await {
             Ok(r) => r,
             Err(_) => Err(RefreshError::TimedOut(timeout)),
         };
         let duration = started.elapsed();
         match result {
-            Ok(snapshot) => {
+            Ok((snapshot, kind)) => {
                 let dossiers = snapshot
                     .by_agency_sector
                     .values()
@@ -187,6 +274,7 @@ impl Refresher {
                     dossiers,
                     rejected_rows,
                     recovered_after: self.consecutive_failures,
+                    kind,
                 };
                 self.shared.publish(snapshot, event);
                 self.consecutive_failures = 0;

@@ -70,6 +70,9 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
     ),
     ("motcua_refresh_duration_seconds", "gauge", &[]),
     ("motcua_refresh_failures_total", "counter", &[]),
+    ("motcua_refreshes_total", "counter", &["kind"]),
+    ("motcua_refresh_forced_full_reads_total", "counter", &[]),
+    ("motcua_live_dossiers", "gauge", &[]),
     ("motcua_source_rows_rejected", "gauge", &["reason"]),
     ("motcua_exporter_build_info", "gauge", &["version"]),
     ("motcua_config_last_reload_successful", "gauge", &[]),
@@ -161,6 +164,12 @@ async fn metrics_has_every_family_with_its_type_and_labels() {
     }
     assert!(body.contains("motcua_up 1\n"));
     assert!(body.contains("motcua_refresh_failures_total 0\n"));
+    // One refresh so far: a full read.
+    assert!(
+        body.contains("motcua_refreshes_total{kind=\"full\"} 1\n"),
+        "{body}"
+    );
+    assert!(body.contains("motcua_refreshes_total{kind=\"incremental\"} 0\n"));
 }
 
 #[tokio::test]

@@ -182,3 +182,90 @@ async fn encoding_is_deterministic() {
         .collect();
     assert_eq!(differing.len(), 2, "{differing:?}");
 }
+
+fn sum_of(body: &str, name: &str) -> f64 {
+    samples(body)
+        .iter()
+        .filter(|s| s.name == name)
+        .map(|s| s.value.parse::<f64>().unwrap())
+        .sum()
+}
+
+fn count_of(body: &str, kind: &str) -> f64 {
+    samples(body)
+        .iter()
+        .find(|s| s.name == "motcua_refreshes_total" && s.labels["kind"] == kind)
+        .map(|s| s.value.parse().unwrap())
+        .unwrap()
+}
+
+/// After the first full read, refreshes read only the changes; a new
+/// dossier shows at once; `full_resync_interval = 0s` reads everything.
+#[tokio::test]
+async fn refreshes_after_the_first_read_only_the_changes() {
+    let dir = TempDir::new("incremental");
+    let path = dir.join("demo.sqlite");
+    std::fs::copy(shared_demo(), &path).unwrap();
+    let pipeline = pipeline_for_file(&path);
+    let shared = Shared::new();
+    let mut refresher = Refresher::new(Arc::clone(&shared));
+
+    refresher.refresh_once(&pipeline).await;
+    let first = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    assert_eq!(
+        (count_of(&first, "full"), count_of(&first, "incremental")),
+        (1.0, 0.0)
+    );
+    let live = value(&first, "motcua_live_dossiers");
+    assert!(live > 0.0 && live < common::DEMO_DOSSIERS as f64, "{live}");
+
+    // Three dossiers arrive (stamped with the real clock, after the demo).
+    let writer = motcua_queries::Source::open(
+        &format!("sqlite:{}", path.display()),
+        &motcua_queries::ConnectOptions {
+            read_only: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let now = motcua_queries::now_local(pipeline.calendar.timezone());
+    let stamp = motcua_queries::model::datetime_of(now).format("%Y-%m-%d %H:%M:%S");
+    let mut script = String::new();
+    for i in 0..3 {
+        script += &format!(
+            "INSERT INTO dossiers (code, procedure_code, agency_code, channel, status, received_at, digitized, e_result, paid_online, updated_at) \
+             SELECT 'NEW-{i}', procedure_code, agency_code, 2, 2, '{stamp}', FALSE, FALSE, FALSE, '{stamp}' FROM dossiers ORDER BY code LIMIT 1;\n"
+        );
+    }
+    writer.execute_script(&script).await.unwrap();
+    writer.close().await;
+
+    refresher.refresh_once(&pipeline).await;
+    let second = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    assert_eq!(
+        (count_of(&second, "full"), count_of(&second, "incremental")),
+        (1.0, 1.0)
+    );
+    assert_eq!(
+        sum_of(&second, "motcua_dossiers_received_total"),
+        sum_of(&first, "motcua_dossiers_received_total") + 3.0
+    );
+    assert_eq!(value(&second, "motcua_live_dossiers"), live + 3.0);
+
+    // A pipeline that resyncs every time reads everything, with the same result.
+    let url = motcua_exporter::demo::sqlite_url(&path);
+    let mut settings = common::settings_for(url.expose());
+    settings.full_resync_interval = Duration::ZERO;
+    let always_full = motcua_exporter::refresh::Pipeline::build(&settings, &url).unwrap();
+    refresher.refresh_once(&always_full).await;
+    refresher.refresh_once(&always_full).await;
+    let third = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    assert_eq!(
+        (count_of(&third, "full"), count_of(&third, "incremental")),
+        (3.0, 1.0)
+    );
+    assert_eq!(
+        sum_of(&third, "motcua_dossiers_received_total"),
+        sum_of(&second, "motcua_dossiers_received_total")
+    );
+}
