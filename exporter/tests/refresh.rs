@@ -269,3 +269,46 @@ async fn refreshes_after_the_first_read_only_the_changes() {
         sum_of(&second, "motcua_dossiers_received_total")
     );
 }
+
+/// Two shards that partition the agencies export, together, exactly the
+/// unsharded exporter's source series, each agency by one shard only.
+#[tokio::test]
+async fn shards_partition_the_series() {
+    let url = motcua_exporter::demo::sqlite_url(shared_demo());
+    let body_for = |patterns: &[&str]| {
+        let mut settings = common::settings_for(url.expose());
+        settings.agency_filter = motcua_queries::shard::AgencyFilter::parse(
+            &patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let pipeline = motcua_exporter::refresh::Pipeline::build(&settings, &url).unwrap();
+        async move {
+            let shared = Shared::new();
+            Refresher::new(Arc::clone(&shared))
+                .refresh_once(&pipeline)
+                .await;
+            String::from_utf8(shared.metrics_body().to_vec()).unwrap()
+        }
+    };
+    let source_series = |body: &str| -> Vec<String> {
+        body.lines()
+            .filter(|l| l.contains("agency=\""))
+            .map(str::to_owned)
+            .collect()
+    };
+    let whole = source_series(&body_for(&[]).await);
+    let a = source_series(&body_for(&["DBI", "DBI.S*", "DBI.CAT", "DBI.BDT"]).await);
+    let b = source_series(&body_for(&["DBI.T*", "DBI.H*"]).await);
+    assert!(!a.is_empty() && !b.is_empty());
+    assert!(
+        b.iter()
+            .all(|l| l.contains("agency=\"DBI.T") || l.contains("agency=\"DBI.H")),
+        "shard b exports only its agencies"
+    );
+    assert!(a.iter().all(|l| !b.contains(l)), "no series in both shards");
+    let mut union: Vec<String> = a.into_iter().chain(b).collect();
+    union.sort();
+    let mut whole = whole;
+    whole.sort();
+    assert_eq!(union, whole);
+}
