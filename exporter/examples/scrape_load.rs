@@ -1,0 +1,223 @@
+//! Scrape load for the scale benchmark (`bench/scale/`): N concurrent
+//! keep-alive HTTP/1.1 clients GET a path of a running exporter for a
+//! bounded time; the latencies are printed as one JSON line.
+//!
+//! ```sh
+//! cargo run --release -p motcua-exporter --example scrape_load -- \
+//!     --addr 127.0.0.1:9745 [--clients 50] [--seconds 20] [--path /metrics] [--interval-ms 1000]
+//! ```
+//!
+//! Two modes:
+//! - paced (`--interval-ms N`, N > 0): each client scrapes once every N ms,
+//!   the clients' phases spread evenly over the interval, like Prometheus
+//!   servers on a scrape interval. A scrape's latency is counted from the
+//!   moment it was due, so a client that falls behind (the machine too busy
+//!   to send on time) shows it in the tail instead of hiding it.
+//! - back to back (`--interval-ms 0`, the default): each client sends its next
+//!   request as soon as the previous answer is read. This measures
+//!   throughput; its latency is mostly queueing (≈ clients ÷ throughput).
+//!
+//! A non-200 answer or a broken connection counts as an error (and the
+//! client reconnects).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Outcome {
+    latencies: Vec<Duration>,
+    errors: u64,
+    first_error: Option<String>,
+    bytes: u64,
+}
+
+/// One keep-alive GET; reads the whole body its Content-Length names.
+async fn get(stream: &mut BufStream<TcpStream>, path: &str) -> std::io::Result<(u16, usize)> {
+    use std::io::{Error, ErrorKind};
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: scrape-load\r\n\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut line = String::new();
+    if stream.read_line(&mut line).await? == 0 {
+        return Err(ErrorKind::UnexpectedEof.into());
+    }
+    let status = line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, format!("status line {line:?}")))?;
+    let mut length = None;
+    loop {
+        line.clear();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err(ErrorKind::UnexpectedEof.into());
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = header.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse::<usize>().ok();
+        }
+    }
+    let length = length.ok_or_else(|| Error::new(ErrorKind::InvalidData, "no Content-Length"))?;
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await?;
+    Ok((status, length))
+}
+
+async fn client(
+    addr: SocketAddr,
+    path: String,
+    start: Instant,
+    deadline: Instant,
+    interval: Option<Duration>,
+) -> Outcome {
+    let mut out = Outcome {
+        latencies: Vec::new(),
+        errors: 0,
+        first_error: None,
+        bytes: 0,
+    };
+    let mut conn: Option<BufStream<TcpStream>> = None;
+    let mut due = start;
+    loop {
+        if interval.is_some() {
+            tokio::time::sleep_until(due).await;
+        } else {
+            due = Instant::now();
+        }
+        if due >= deadline {
+            break;
+        }
+        let result = tokio::time::timeout(TIMEOUT, async {
+            if conn.is_none() {
+                conn = Some(BufStream::new(TcpStream::connect(addr).await?));
+            }
+            get(conn.as_mut().expect("connected"), &path).await
+        })
+        .await;
+        match result {
+            Ok(Ok((200, bytes))) => {
+                out.latencies.push(due.elapsed());
+                out.bytes += bytes as u64;
+            }
+            other => {
+                conn = None;
+                out.errors += 1;
+                out.first_error
+                    .get_or_insert_with(|| format!("GET {path}: {other:?}"));
+            }
+        }
+        if let Some(interval) = interval {
+            due += interval;
+        }
+    }
+    out
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut addr: Option<SocketAddr> = None;
+    let (mut clients, mut seconds, mut path, mut interval_ms) =
+        (50u32, 20u64, "/metrics".to_owned(), 0u64);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--addr" => addr = Some(value()?.parse()?),
+            "--clients" => clients = value()?.parse()?,
+            "--seconds" => seconds = value()?.parse()?,
+            "--path" => path = value()?,
+            "--interval-ms" => interval_ms = value()?.parse()?,
+            other => anyhow::bail!(
+                "unknown argument {other:?}; usage: scrape_load --addr HOST:PORT \
+                 [--clients N] [--seconds S] [--path /metrics] [--interval-ms N]"
+            ),
+        }
+    }
+    let addr = addr.ok_or_else(|| anyhow::anyhow!("--addr is required"))?;
+    anyhow::ensure!(clients > 0, "--clients must be at least 1");
+    let interval = (interval_ms > 0).then(|| Duration::from_millis(interval_ms));
+    let start = Instant::now() + Duration::from_millis(50);
+    let deadline = start + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            // Paced clients start spread over one interval.
+            let phase = interval.map_or(Duration::ZERO, |iv| iv * i / clients);
+            tokio::spawn(client(
+                addr,
+                path.clone(),
+                start + phase,
+                deadline,
+                interval,
+            ))
+        })
+        .collect();
+    let (mut latencies, mut errors, mut first_error, mut bytes) = (Vec::new(), 0, None, 0);
+    for task in tasks {
+        let out = task.await?;
+        latencies.extend(out.latencies);
+        errors += out.errors;
+        bytes += out.bytes;
+        first_error = first_error.or(out.first_error);
+    }
+    latencies.sort();
+    let at = |p: f64| {
+        let n = latencies.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+        ms(latencies[i])
+    };
+    println!(
+        "{{\"mode\": {}, \"clients\": {clients}, \"seconds\": {seconds}, \"interval_ms\": {interval_ms}, \
+         \"requests\": {}, \"errors\": {errors}, \"rps\": {:.1}, \"mb_per_s\": {:.1}, \
+         \"p50_ms\": {:.3}, \"p90_ms\": {:.3}, \"p99_ms\": {:.3}, \"max_ms\": {:.3}, \
+         \"first_error\": {}}}",
+        json_string(if interval.is_some() {
+            "paced"
+        } else {
+            "back_to_back"
+        }),
+        latencies.len(),
+        latencies.len() as f64 / seconds as f64,
+        bytes as f64 / seconds as f64 / 1e6,
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        latencies.last().map_or(0.0, |d| ms(*d)),
+        first_error.as_deref().map_or("null".into(), json_string),
+    );
+    Ok(())
+}
