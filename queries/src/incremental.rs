@@ -306,34 +306,37 @@ impl Ledger {
         now: Ts,
         recent_evaluations: Vec<EvaluationRow>,
     ) -> Snapshot {
-        let mut rows = SourceRows {
-            agencies: self.catalogue.agencies.clone(),
-            sectors: self.catalogue.sectors.clone(),
-            procedures: self.catalogue.procedures.clone(),
-            dossiers: Vec::with_capacity(self.live.len()),
-            evaluations: recent_evaluations,
-            ..SourceRows::default()
-        };
-        for (k, d) in &self.live {
-            // Live rows keep no code: a stand-in unique per dossier joins the
-            // row to its pauses and apology inside this computation.
-            let code = format!("{k:016x}");
-            for p in &d.pauses {
-                rows.supplements.push(SupplementRow {
-                    dossier_code: code.clone(),
-                    requested_at: p.0,
-                    resumed_at: some(p.1),
-                });
+        cpu_bound(|| {
+            let mut rows = SourceRows {
+                agencies: self.catalogue.agencies.clone(),
+                sectors: self.catalogue.sectors.clone(),
+                procedures: self.catalogue.procedures.clone(),
+                dossiers: Vec::with_capacity(self.live.len()),
+                evaluations: recent_evaluations,
+                ..SourceRows::default()
+            };
+            for (k, d) in &self.live {
+                // Live rows keep no code: a stand-in unique per dossier joins the
+                // row to its pauses and apology inside this computation.
+                let code = format!("{k:016x}");
+                for p in &d.pauses {
+                    rows.supplements.push(SupplementRow {
+                        dossier_code: code.clone(),
+                        requested_at: p.0,
+                        resumed_at: some(p.1),
+                    });
+                }
+                if d.flags & APOLOGY != 0 {
+                    rows.apologies.push(apology_row(&code));
+                }
+                rows.dossiers.push(d.row(code, &self.codes));
             }
-            if d.flags & APOLOGY != 0 {
-                rows.apologies.push(apology_row(&code));
-            }
-            rows.dossiers.push(d.row(code, &self.codes));
-        }
-        let dataset = build_dataset(rows);
-        let mut snapshot = Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention);
-        snapshot.absorb(&self.settled);
-        snapshot
+            let dataset = build_dataset(rows);
+            let mut snapshot =
+                Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention);
+            snapshot.absorb(&self.settled);
+            snapshot
+        })
     }
 }
 
@@ -368,12 +371,27 @@ fn settle(
         evaluations: std::mem::take(&mut batch.evaluations),
         ..SourceRows::default()
     };
-    let dataset = build_dataset(rows);
-    settled.absorb(&Snapshot::compute(
-        &Judge::new(&dataset, calendar),
-        now,
-        convention,
-    ));
+    cpu_bound(|| {
+        let dataset = build_dataset(rows);
+        settled.absorb(&Snapshot::compute(
+            &Judge::new(&dataset, calendar),
+            now,
+            convention,
+        ));
+    });
+}
+
+/// Runs CPU work (tens of milliseconds) inside a read without holding up the
+/// tasks queued behind it — scrapes of `/metrics`: on a multi-threaded
+/// runtime the worker first hands its queue to another thread.
+fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
 }
 
 fn empty_snapshot(calendar: &WorkCalendar, now: Ts, convention: PeriodConvention) -> Snapshot {
