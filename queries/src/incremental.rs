@@ -555,3 +555,53 @@ impl Interner {
         &self.codes[i as usize]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README gives this cost per live dossier: keep them in step.
+    #[test]
+    fn a_live_dossier_is_72_bytes() {
+        assert_eq!(std::mem::size_of::<LiveDossier>(), 72);
+        assert_eq!(std::mem::size_of::<PauseOf>(), 24);
+    }
+
+    #[test]
+    fn finds_the_pauses_of_one_dossier() {
+        let p = |dossier, at| PauseOf {
+            dossier,
+            requested_at: at,
+            resumed_at: NONE,
+        };
+        let sorted = [p(1, 10), p(3, 5), p(3, 7), p(9, 1)];
+        assert_eq!(pauses_of(&sorted, 3), &sorted[1..3]);
+        assert!(pauses_of(&sorted, 2).is_empty());
+        assert!(pauses_of(&sorted, 10).is_empty());
+    }
+
+    #[test]
+    fn only_old_ended_rows_settle() {
+        let cut = 1_000_000;
+        let row = |status, received, finished, updated| DossierRow {
+            code: "X".into(),
+            status,
+            received_at: Some(received),
+            finished_at: finished,
+            updated_at: updated,
+            ..DossierRow::default()
+        };
+        assert!(settles(&row(10, 10, Some(20), Some(30)), cut));
+        assert!(
+            !settles(&row(10, 10, Some(20), Some(cut)), cut),
+            "touched lately"
+        );
+        assert!(
+            !settles(&row(10, 10, Some(cut + 1), Some(30)), cut),
+            "ended lately"
+        );
+        assert!(!settles(&row(4, 10, None, Some(30)), cut), "open");
+        assert!(settles(&row(8, 10, None, None), cut), "cancelled long ago");
+        assert!(settles(&row(3, 10, None, Some(30)), cut), "not intake");
+    }
+}
