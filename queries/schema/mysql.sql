@@ -43,9 +43,11 @@ CREATE TABLE apologies (
     issued_at DATETIME NOT NULL,
     new_due_at DATETIME NULL
 ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX apologies_dossier ON apologies (dossier_code);
 CREATE TABLE evaluations (
     dossier_code VARCHAR(64) NULL,
     agency_code TEXT NOT NULL,
     evaluated_at DATETIME NOT NULL,
     rating TEXT NOT NULL
 ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX evaluations_evaluated_at ON evaluations (evaluated_at);

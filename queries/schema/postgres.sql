@@ -43,9 +43,11 @@ CREATE TABLE apologies (
     issued_at TIMESTAMP NOT NULL,
     new_due_at TIMESTAMP NULL
 );
+CREATE INDEX apologies_dossier ON apologies (dossier_code);
 CREATE TABLE evaluations (
     dossier_code TEXT NULL,
     agency_code TEXT NOT NULL,
     evaluated_at TIMESTAMP NOT NULL,
     rating TEXT NOT NULL
 );
+CREATE INDEX evaluations_evaluated_at ON evaluations (evaluated_at);

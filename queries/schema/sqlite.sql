@@ -43,9 +43,11 @@ CREATE TABLE apologies (
     issued_at TEXT NOT NULL,
     new_due_at TEXT NULL
 );
+CREATE INDEX apologies_dossier ON apologies (dossier_code);
 CREATE TABLE evaluations (
     dossier_code TEXT NULL,
     agency_code TEXT NOT NULL,
     evaluated_at TEXT NOT NULL,
     rating TEXT NOT NULL
 );
+CREATE INDEX evaluations_evaluated_at ON evaluations (evaluated_at);
