@@ -174,6 +174,48 @@ class Scrape:
         return self.value("motcua_refreshes_total", kind=kind)
 
 
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def refresh_log(svc):
+    """[(kind or None, seconds)] of every refresh the service logged, and the
+    number of failed refreshes (the log is the exporter's own record: no
+    refresh is missed between two polls of /metrics)."""
+    try:
+        text = ANSI_RE.sub("", svc.log_path.read_text(errors="replace"))
+    except OSError:
+        return [], 0
+    done = []
+    for line in text.splitlines():
+        if "refresh succeeded" in line:
+            kind = re.search(r'kind="?(\w+)"?', line)
+            secs = re.search(r"duration_s=([0-9.]+)", line)
+            if secs:
+                done.append((kind.group(1) if kind else None, float(secs.group(1))))
+    return done, text.count("refresh failed")
+
+
+def wait_refreshes(svc, kind, count, after, deadline_s):
+    """Waits until `count` refreshes of `kind` (any kind when the exporter
+    logs none) were logged after the first `after` log entries; returns
+    their durations."""
+    deadline = time.monotonic() + deadline_s
+    failures0 = refresh_log(svc)[1]
+    while True:
+        done, failures = refresh_log(svc)
+        new = [d for k, d in done[after:] if k in (kind, None)]
+        if len(new) >= count:
+            return new[:count]
+        if failures > failures0 + 2:
+            raise RuntimeError(f"{svc.name}: refreshes are failing:\n{svc.tail()}")
+        if not svc.alive():
+            raise RuntimeError(f"{svc.name} exited:\n{svc.tail()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{svc.name}: {count} {kind} refreshes not logged within "
+                               f"{deadline_s} s:\n{svc.tail()}")
+        time.sleep(0.1)
+
+
 def wait_up(svc, addr, deadline_s):
     """Polls /metrics until motcua_up 1; returns that scrape."""
     deadline = time.monotonic() + deadline_s
@@ -337,35 +379,6 @@ def exporter_args(addr, interval, extra, cfg):
             "--config", str(cfg)] + extra
 
 
-def watch_refreshes(svc, addr, kind, count, deadline_s):
-    """Polls /metrics until `count` more refreshes of `kind` have finished;
-    returns (durations of each, last scrape, whether kind counters exist).
-    Without motcua_refreshes_total, a changed success timestamp counts."""
-    s = Scrape(addr)
-    kinds = s.has_kinds()
-    key = (lambda sc: sc.refreshes(kind)) if kinds else (
-        lambda sc: sc.value("motcua_last_refresh_success_timestamp_seconds"))
-    last = key(s)
-    durations = []
-    deadline = time.monotonic() + deadline_s
-    while len(durations) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{svc.name}: {count} {kind} refreshes not seen within "
-                               f"{deadline_s} s (saw {len(durations)}):\n{svc.tail()}")
-        if not svc.alive():
-            raise RuntimeError(f"{svc.name} exited:\n{svc.tail()}")
-        time.sleep(0.1)
-        s = Scrape(addr)
-        now = key(s)
-        if now is not None and now != last:
-            if kinds and last is not None and now - last > 1:
-                # Missed one between polls: its duration is lost; keep the latest.
-                log(f"  ({int(now - last)} {kind} refreshes between two polls)")
-            durations.append(s.value("motcua_refresh_duration_seconds"))
-            last = now
-    return durations, s, kinds
-
-
 def measure_exporter(url, logdir, tmp, resync_flag):
     cfg = tmp / "exporter.toml"
     # A full read of 10 million rows must not hit the default 60 s statement limit.
@@ -379,17 +392,19 @@ def measure_exporter(url, logdir, tmp, resync_flag):
     svc = Service("exporter-a", exporter_args(addr, "5s", [], cfg), env, logdir)
     try:
         t0 = time.monotonic()
-        up = wait_up(svc, addr, 3600)
+        [first] = wait_refreshes(svc, "full", 1, 0, 3600)
         res["first_refresh_wall_s"] = time.monotonic() - t0
-        res["full_refresh_s"] = up.value("motcua_refresh_duration_seconds")
         res["full_cpu_exporter_s"] = cpu_seconds(svc.pid)
         res["full_cpu_pg_s"] = pg.stop()
+        up = wait_up(svc, addr, 600)
+        res["full_refresh_s"] = first
         res["kinds_exposed"] = up.has_kinds()
-        log(f"exporter A: first (full) refresh {res['full_refresh_s']:.2f} s, CPU exporter "
-            f"{res['full_cpu_exporter_s']:.1f} s + PostgreSQL {res['full_cpu_pg_s']:.1f} s; "
-            f"refreshes_total{{kind}} exposed: {res['kinds_exposed']}")
-        # Let the first incremental refreshes run, then change the source.
-        before_s, _, _ = watch_refreshes(svc, addr, "incremental", 1, 3600)
+        log(f"exporter A: first (full) refresh {first:.2f} s, CPU exporter "
+            f"{res['full_cpu_exporter_s']:.1f} s + PostgreSQL {res['full_cpu_pg_s']:.1f} s "
+            f"(from the start); refreshes_total{{kind}} exposed: {res['kinds_exposed']}")
+        # One refresh more, then change the source.
+        res["incremental_before_changes_s"] = wait_refreshes(
+            svc, "incremental", 1, len(refresh_log(svc)[0]), 3600)
         before = Scrape(addr)
         received0 = before.total("motcua_dossiers_received_total")
         resolved0 = before.total("motcua_dossiers_resolved_total")
@@ -398,17 +413,20 @@ def measure_exporter(url, logdir, tmp, resync_flag):
         pg = PgCpu(url, "motcua").start()
         t_commit = time.monotonic()
         res["changes"] = apply_changes(url)
-        log(f"changes committed in {time.monotonic() - t_commit:.2f} s: {res['changes']}")
-        # Counted from the first scrape after the commit: a refresh already
-        # running at the commit may miss the change, so two are waited for.
-        durations, after, _ = watch_refreshes(svc, addr, "incremental", 2, 600)
+        # Counted from the commit: a refresh already running then may miss
+        # the change, so two are waited for.
+        logged = len(refresh_log(svc)[0])
+        log(f"changes committed in {time.monotonic() - t_commit:.2f} s: "
+            f"{sum(v for k, v in res['changes'].items() if not k.startswith('CREATE'))} rows")
+        durations = wait_refreshes(svc, "incremental", 2, logged, 3600)
+        res["incremental_wall_to_seen_s"] = time.monotonic() - t_commit
         res["incremental_s"] = durations
         res["incremental_cpu_exporter_s"] = (cpu_seconds(svc.pid) - cpu0) / 2
         res["incremental_cpu_pg_s"] = pg.stop() / 2
-        res["incremental_wall_to_seen_s"] = time.monotonic() - t_commit
+        time.sleep(0.5)
+        after = Scrape(addr)
         res["received_delta"] = after.total("motcua_dossiers_received_total") - received0
         res["resolved_delta"] = after.total("motcua_dossiers_resolved_total") - resolved0
-        res["incremental_before_changes_s"] = before_s
         log(f"exporter A: refreshes after the change {durations} s; received "
             f"{res['received_delta']:+.0f}, resolved {res['resolved_delta']:+.0f}")
         res["vmhwm_kb"] = status_kb(svc.pid, "VmHWM")
@@ -416,6 +434,7 @@ def measure_exporter(url, logdir, tmp, resync_flag):
         res["cpu_total_exporter_s"] = cpu_seconds(svc.pid)
         log(f"exporter A: VmHWM {res['vmhwm_kb'] / 1024:.0f} MB, VmRSS "
             f"{res['vmrss_kb'] / 1024:.0f} MB")
+        res["refreshes_a"] = refresh_log(svc)[0]
     finally:
         svc.stop()
 
@@ -424,31 +443,33 @@ def measure_exporter(url, logdir, tmp, resync_flag):
     extra = ["--full-resync-interval", "0s"] if resync_flag else []
     svc = Service("exporter-b", exporter_args(addr, "1s", extra, cfg), env, logdir)
     try:
-        wait_up(svc, addr, 3600)
+        wait_refreshes(svc, "full", 1, 0, 3600)
+        wait_up(svc, addr, 600)
         cpu0 = cpu_seconds(svc.pid)
         pg = PgCpu(url, "motcua").start()
+        logged = len(refresh_log(svc)[0])
         t0 = time.monotonic()
-        full, s, _ = watch_refreshes(svc, addr, "full", 3, 3600)
+        full = wait_refreshes(svc, "full", 3, logged, 3600)
         elapsed = time.monotonic() - t0
         res["full_backtoback_s"] = full
         res["full_backtoback_cpu_exporter_s"] = (cpu_seconds(svc.pid) - cpu0) / len(full)
         res["full_backtoback_cpu_pg_s"] = pg.stop() / len(full)
-        res["full_backtoback_busy"] = sum(full) / elapsed
+        res["full_backtoback_wall_s"] = elapsed
         log(f"exporter B: full refreshes back to back {full} s")
         for key, seconds, interval in (("load", 20, 1000), ("load_b2b", 10, 0)):
             # Paced: 50 scrapers each once a second (the target's setting);
             # back to back: 50 clients as fast as answers come (throughput).
-            n0 = Scrape(addr).refreshes("full")
+            n0 = len(refresh_log(svc)[0])
             out = subprocess.run(
                 [str(SCRAPE_LOAD), "--addr", addr, "--clients", "50", "--seconds",
                  str(seconds), "--interval-ms", str(interval)],
                 check=True, capture_output=True, text=True,
             ).stdout
             res[key] = json.loads(out.strip().splitlines()[-1])
-            n1 = Scrape(addr).refreshes("full")
-            res[key]["full_refreshes_during"] = None if n0 is None else n1 - n0
+            res[key]["refreshes_finished_during"] = refresh_log(svc)[0][n0:]
             log(f"exporter B, 50 scrapers ({res[key]['mode']}): {res[key]}")
         res["vmhwm_b_kb"] = status_kb(svc.pid, "VmHWM")
+        res["refreshes_b"] = refresh_log(svc)[0]
     finally:
         svc.stop()
     return res
@@ -677,11 +698,16 @@ def main():
         "date": datetime.datetime.now(ZONE).isoformat(timespec="seconds"),
         "commit": git("log", "-1", "--format=%h"),
         "dirty_tree": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "built": None,
         "machine": machine(),
         "postgres": {"version": pg_version, "settings": settings},
         "rows": counts,
         "full_resync_flag": resync,
     }
+    # The binaries' commit, as run.sh recorded it when it built them.
+    build_info = out.parent / "build-info.json"
+    if build_info.exists():
+        r.update(json.loads(build_info.read_text()))
     log(f"size {args.size}: rows {counts}; commit {r['commit']}"
         f"{' (+ uncommitted changes in the tree)' if r['dirty_tree'] else ''}")
     year = datetime.datetime.now(ZONE).year - 1
@@ -698,8 +724,9 @@ def main():
         md = [
             f"## {args.size:,} dossiers",
             "",
-            f"{r['date']}, exporter at commit `{r['commit']}`"
-            f"{' plus uncommitted changes in the working tree' if r['dirty_tree'] else ''}; "
+            f"{r['date']}, binaries built at commit `{r['commit']}`"
+            f"{' plus uncommitted changes in the working tree' if r['dirty_tree'] else ''}"
+            f"{' (' + r['built'] + ')' if r.get('built') else ''}; "
             f"{r['machine']['nproc']} cores ({r['machine']['cpu']}), "
             f"{r['machine']['mem_gib']} GiB, load average before the run "
             f"{' '.join(r['machine']['loadavg'])}; PostgreSQL {pg_version} "

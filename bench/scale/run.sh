@@ -35,6 +35,11 @@ step "release binaries"
 cargo build --release -p motcua-exporter -p motcua-dashboard
 cargo build --release -p motcua-exporter --example scrape_load
 cargo build --release -p motcua-queries --example load_postgres
+# What was built: the commit, and whether the working tree differed from it.
+printf '{"commit": "%s", "dirty_tree": %s, "built": "%s"}\n' \
+    "$(git log -1 --format=%h)" \
+    "$([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false)" \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$out/build-info.json"
 
 step "peer: query-exporter in target/bench-venv"
 venv=target/bench-venv
