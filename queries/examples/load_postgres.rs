@@ -8,9 +8,9 @@
 //! ```
 //!
 //! The database is created when missing. A database this loader filled
-//! completely is marked with a comment naming the config (`COMMENT ON
-//! DATABASE`); when it already holds the requested config the load is
-//! skipped, and `--fresh` drops and recreates it whatever it holds. A
+//! completely is marked with a comment naming the config and a hash of the
+//! reference schema (`COMMENT ON DATABASE`); when it already holds the
+//! requested config the load is skipped, and `--fresh` drops and recreates it whatever it holds. A
 //! database holding anything else is refused unless `--fresh`. The demo's
 //! activity ends yesterday (Asia/Ho_Chi_Minh, +07:00), as for `--demo`, so
 //! nothing lies in the future. After the load: `VACUUM (ANALYZE)`, so the
@@ -23,6 +23,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use motcua_queries::Dialect;
 use motcua_queries::demo::{DemoConfig, copy_demo_into_postgres};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Executor};
@@ -76,6 +77,13 @@ fn parse_args() -> Result<Args, Error> {
     Ok(args)
 }
 
+/// FNV-1a, 64 bits: a stable fingerprint of the schema text.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[tokio::main]
 async fn main() {
     if let Err(e) = run().await {
@@ -108,10 +116,14 @@ async fn run() -> Result<(), Error> {
     config.dossiers = args.dossiers;
     config.years = args.years;
     // What the database comment records; the end date is left out, so a
-    // database loaded yesterday still counts as holding this size.
+    // database loaded yesterday still counts as holding this size. The
+    // schema's hash is in: a changed reference schema (a new index) reloads.
     let marker = format!(
-        "motcua demo: seed={} dossiers={} years={}",
-        config.seed, config.dossiers, config.years
+        "motcua demo: seed={} dossiers={} years={} schema={:016x}",
+        config.seed,
+        config.dossiers,
+        config.years,
+        fnv1a(Dialect::Postgres.schema_sql())
     );
 
     let admin = PgPoolOptions::new()
@@ -155,7 +167,11 @@ async fn run() -> Result<(), Error> {
                 )))
                 .await?;
         }
-        (Some(_), _) => {
+        (Some(c), _) => {
+            println!(
+                "dropping {db} ({}) to reload it",
+                c.as_deref().unwrap_or("no comment")
+            );
             admin
                 .execute(AssertSqlSafe(format!(
                     "DROP DATABASE {quoted} WITH (FORCE)"

@@ -343,13 +343,20 @@ pub async fn copy_demo_into_postgres(
         )));
     }
 
-    // The secondary indexes, each on its own connection, at the same time.
-    let builds = indexes
+    // The secondary indexes, spread over the four connections, built at the
+    // same time.
+    let mut shares: Vec<Vec<String>> = vec![Vec::new(); conns.len()];
+    for (i, statement) in indexes.into_iter().enumerate() {
+        shares[i % conns.len()].push(statement);
+    }
+    let builds = shares
         .into_iter()
         .zip(conns.iter_mut())
-        .map(|(statement, conn)| async move {
+        .map(|(statements, conn)| async move {
             conn.execute("SET maintenance_work_mem = '256MB'").await?;
-            conn.execute(AssertSqlSafe(statement)).await?;
+            for statement in statements {
+                conn.execute(AssertSqlSafe(statement)).await?;
+            }
             conn.execute("RESET maintenance_work_mem").await?;
             Ok::<_, sqlx::Error>(())
         });
