@@ -6,7 +6,8 @@
 //! cargo run --release -p motcua-exporter --example bench -- [DOSSIERS] [DATA_DIR]
 //! ```
 //! DOSSIERS defaults to 300000, DATA_DIR to target/bench-data (the demo
-//! database is generated there once per size).
+//! database is generated there once per size). A database URL in place of
+//! DOSSIERS measures that database (e.g. one loaded by `load_postgres`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,14 +29,21 @@ const SCRAPES: usize = 1000;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dossiers: u64 = args.next().map_or(Ok(300_000), |s| s.parse())?;
-    let data_dir = std::path::PathBuf::from(
-        args.next()
-            .unwrap_or_else(|| format!("target/bench-data/{dossiers}")),
-    );
     let zone = motcua_queries::WorkCalendar::builtin().timezone();
-    let (db, _) = motcua_exporter::demo::prepare(&data_dir, dossiers, zone, true).await?;
-    let url = motcua_exporter::demo::sqlite_url(&db);
+    let first = args.next().unwrap_or_else(|| "300000".into());
+    // A database URL instead of a size measures that database as it is.
+    let url: motcua_exporter::config::DatabaseUrl = if first.contains("://") {
+        motcua_exporter::config::DatabaseUrl::new(first.clone())
+    } else {
+        let dossiers: u64 = first.parse()?;
+        let data_dir = std::path::PathBuf::from(
+            args.next()
+                .unwrap_or_else(|| format!("target/bench-data/{dossiers}")),
+        );
+        let (db, _) = motcua_exporter::demo::prepare(&data_dir, dossiers, zone, true).await?;
+        motcua_exporter::demo::sqlite_url(&db)
+    };
+    let dossiers = &first;
 
     let cli = Cli::parse_from([
         "motcua-exporter",
@@ -47,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::resolve(&cli, &|_| None).context("settings")?;
     let pipeline = Pipeline::build(&settings, &url).context("pipeline")?;
 
-    println!("full refresh over {dossiers} generated dossiers ({REFRESHES} runs):");
+    println!("full refresh over {dossiers} ({REFRESHES} runs):");
     let mut totals = Vec::new();
     let mut ledger = None;
     for run in 0..REFRESHES {

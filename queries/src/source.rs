@@ -649,6 +649,11 @@ impl Source {
                     }
                     sink(convert(&row, zone).map_err(|e| e.in_file(file))?);
                     count += 1;
+                    if count.is_multiple_of(YIELD_EVERY) {
+                        // Rows already buffered never make the stream wait:
+                        // let the scrapes queued on this worker run.
+                        tokio::task::yield_now().await;
+                    }
                 }
             }};
         }
@@ -667,6 +672,9 @@ impl Source {
         Ok(count)
     }
 }
+
+/// Rows decoded between two yields to the other tasks of a worker thread.
+const YIELD_EVERY: u64 = 256;
 
 /// `sql` narrowed to the rows where `condition` holds. The file's query
 /// becomes a derived table, so the condition names canonical columns
@@ -704,7 +712,12 @@ async fn stream_native<T: Send + 'static>(
             Message::Columns(names) => check_columns(kind, file, &names)?,
             Message::Rows(rows) => {
                 count += rows.len() as u64;
-                rows.into_iter().for_each(&mut *sink);
+                for (i, row) in rows.into_iter().enumerate() {
+                    sink(row);
+                    if ((i + 1) as u64).is_multiple_of(YIELD_EVERY) {
+                        tokio::task::yield_now().await;
+                    }
+                }
             }
         }
     }
@@ -865,6 +878,21 @@ macro_rules! impl_cells {
             }
 
             fn int(&self, col: &'static str) -> Result<Option<i64>, CellError> {
+                // Ask for the declared width first: a failed attempt builds an
+                // error, and status and channel are SMALLINT on most systems.
+                type Db = <$row as Row>::Database;
+                if let Ok(column) = self.try_column(col) {
+                    let ty = column.type_info();
+                    if <i16 as sqlx::Type<Db>>::compatible(ty) {
+                        if let Ok(v) = self.try_get::<Option<i16>, _>(col) {
+                            return Ok(v.map(i64::from));
+                        }
+                    } else if <i32 as sqlx::Type<Db>>::compatible(ty) {
+                        if let Ok(v) = self.try_get::<Option<i32>, _>(col) {
+                            return Ok(v.map(i64::from));
+                        }
+                    }
+                }
                 if let Ok(v) = self.try_get::<Option<i64>, _>(col) {
                     return Ok(v);
                 }
