@@ -11,8 +11,9 @@
 //! - *live* rows: everything else — open dossiers, whose state moves with the
 //!   clock, and whatever was received, ended or touched recently. They are
 //!   kept in compact form ([`LiveDossier`]: 72 bytes a dossier plus 16 a
-//!   pause, plus about 10 bytes of hash-table slot) and recomputed on every
-//!   refresh.
+//!   pause, in a hash table of 80-byte entries). Those whose state moves with
+//!   the clock are recomputed on every refresh; the contribution of the
+//!   others is summed, and taken out again when one of them changes.
 //!
 //! An incremental refresh ([`Ledger::refresh`]) re-reads the dossiers updated
 //! since the last one seen (less [`OVERLAP`], which absorbs clock skew,
@@ -91,6 +92,10 @@ pub struct Ledger {
     /// Everything settled, summed.
     settled: Snapshot,
     live: HashMap<u64, LiveDossier>,
+    /// The live dossiers whose contribution no longer depends on the clock
+    /// (ended, rejected, not intake), summed: a refresh recomputes only the
+    /// others, and takes a changed dossier's old contribution out of here.
+    fixed: Snapshot,
     /// Rows ended, received and updated before this instant may settle.
     cut: Ts,
     /// The latest `updated_at` read (never after the clock).
@@ -165,7 +170,7 @@ impl Ledger {
                         settle(&mut settled, &mut batch, calendar, now, convention);
                     }
                 } else {
-                    let dossier = LiveDossier::new(&row, row_pauses, apology, &mut codes);
+                    let dossier = LiveDossier::new(&row, row_pauses, apology, now, &mut codes);
                     live.insert(k, dossier);
                 }
             })
@@ -193,6 +198,7 @@ impl Ledger {
             filter: filter.clone(),
             catalogue,
             codes,
+            fixed: empty_snapshot(calendar, now, convention),
             settled,
             live,
             cut,
@@ -200,6 +206,14 @@ impl Ledger {
             periods: current_periods(now, convention),
         };
         ledger.live.shrink_to_fit();
+        let fixed: Vec<(&u64, &LiveDossier)> =
+            ledger.live.iter().filter(|(_, d)| d.fixed).collect();
+        let mut sum = empty_snapshot(calendar, now, convention);
+        for chunk in fixed.chunks(SETTLE_BATCH) {
+            sum.absorb(&ledger.compute(chunk.iter().copied(), Vec::new(), calendar, now));
+        }
+        drop(fixed);
+        ledger.fixed = sum;
         let snapshot = ledger.snapshot(calendar, now, recent_evaluations);
         Ok((ledger, snapshot))
     }
@@ -281,13 +295,31 @@ impl Ledger {
             .await?;
 
         let count = changed.len();
+        let mut replaced = Vec::new();
+        let mut added = Vec::new();
         for row in changed {
             self.watermark = self.watermark.max(row.updated_at.unwrap_or(NONE).min(now));
             let k = key(&row.code);
             let apology = apologies.binary_search(&k).is_ok();
-            let dossier = LiveDossier::new(&row, pauses.of(k), apology, &mut self.codes);
-            self.live.insert(k, dossier);
+            let dossier = LiveDossier::new(&row, pauses.of(k), apology, now, &mut self.codes);
+            if dossier.fixed {
+                added.push((k, dossier.clone()));
+            }
+            if let Some(old) = self.live.insert(k, dossier)
+                && old.fixed
+            {
+                replaced.push((k, old));
+            }
         }
+        let gone = self.compute(
+            replaced.iter().map(|(k, d)| (k, d)),
+            Vec::new(),
+            calendar,
+            now,
+        );
+        let came = self.compute(added.iter().map(|(k, d)| (k, d)), Vec::new(), calendar, now);
+        self.fixed.remove(&gone);
+        self.fixed.absorb(&came);
         Ok(Refresh::Done {
             snapshot: self.snapshot(calendar, now, recent_evaluations),
             changed: count,
@@ -299,44 +331,72 @@ impl Ledger {
         self.live.len()
     }
 
-    /// The live rows computed as of `now`, plus the settled sums.
+    /// The live dossiers that depend on the clock, computed as of `now`,
+    /// plus the fixed and settled sums.
     fn snapshot(
         &self,
         calendar: &WorkCalendar,
         now: Ts,
         recent_evaluations: Vec<EvaluationRow>,
     ) -> Snapshot {
-        cpu_bound(|| {
-            let mut rows = SourceRows {
-                agencies: self.catalogue.agencies.clone(),
-                sectors: self.catalogue.sectors.clone(),
-                procedures: self.catalogue.procedures.clone(),
-                dossiers: Vec::with_capacity(self.live.len()),
-                evaluations: recent_evaluations,
-                ..SourceRows::default()
-            };
-            for (k, d) in &self.live {
-                // Live rows keep no code: a stand-in unique per dossier joins the
-                // row to its pauses and apology inside this computation.
-                let code = format!("{k:016x}");
-                for p in &d.pauses {
-                    rows.supplements.push(SupplementRow {
-                        dossier_code: code.clone(),
-                        requested_at: p.0,
-                        resumed_at: some(p.1),
-                    });
-                }
-                if d.flags & APOLOGY != 0 {
-                    rows.apologies.push(apology_row(&code));
-                }
-                rows.dossiers.push(d.row(code, &self.codes));
+        let moving = self.live.iter().filter(|(_, d)| !d.fixed);
+        let mut snapshot = self.compute(moving, recent_evaluations, calendar, now);
+        snapshot.absorb(&self.fixed);
+        snapshot.absorb(&self.settled);
+        snapshot
+    }
+
+    /// The snapshot of some live dossiers (and evaluations) alone.
+    fn compute<'a>(
+        &self,
+        dossiers: impl Iterator<Item = (&'a u64, &'a LiveDossier)>,
+        evaluations: Vec<EvaluationRow>,
+        calendar: &WorkCalendar,
+        now: Ts,
+    ) -> Snapshot {
+        let mut rows = SourceRows {
+            agencies: self.catalogue.agencies.clone(),
+            sectors: self.catalogue.sectors.clone(),
+            procedures: self.catalogue.procedures.clone(),
+            evaluations,
+            ..SourceRows::default()
+        };
+        for (k, d) in dossiers {
+            // Live rows keep no code: a stand-in unique per dossier joins the
+            // row to its pauses and apology inside this computation.
+            let code = format!("{k:016x}");
+            for p in &d.pauses {
+                rows.supplements.push(SupplementRow {
+                    dossier_code: code.clone(),
+                    requested_at: p.0,
+                    resumed_at: some(p.1),
+                });
             }
+            if d.flags & APOLOGY != 0 {
+                rows.apologies.push(apology_row(&code));
+            }
+            rows.dossiers.push(d.row(code, &self.codes));
+        }
+        cpu_bound(|| {
             let dataset = build_dataset(rows);
-            let mut snapshot =
-                Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention);
-            snapshot.absorb(&self.settled);
-            snapshot
+            Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention)
         })
+    }
+}
+
+/// Whether a row's contribution no longer depends on the clock: it ended by
+/// `now` (as [`build_dataset`] dates an ending), or it is rejected or not
+/// intake. Such a row stays so until it changes.
+fn is_fixed(row: &DossierRow, now: Ts) -> bool {
+    let by_now = |t: Option<Ts>| t.is_some_and(|t| t <= now);
+    match judge_dossier(row) {
+        Verdict::Intake(Stage::Open { .. }) => false,
+        Verdict::Intake(Stage::Resolved) => by_now(row.received_at) && by_now(row.finished_at),
+        Verdict::Intake(Stage::Cancelled(_)) => {
+            by_now(row.received_at)
+                && by_now(row.finished_at.or(row.updated_at).or(row.received_at))
+        }
+        Verdict::NotIntake | Verdict::Rejected(_) => true,
     }
 }
 
@@ -516,11 +576,19 @@ struct LiveDossier {
     /// 2 online, 3 postal, 1 anything else (NULL included: it counts as direct).
     channel: u8,
     flags: u8,
+    /// Its contribution no longer depends on the clock ([`is_fixed`]).
+    fixed: bool,
     pauses: Box<[(Ts, Ts)]>,
 }
 
 impl LiveDossier {
-    fn new(row: &DossierRow, pauses: &[PauseOf], apology: bool, codes: &mut Interner) -> Self {
+    fn new(
+        row: &DossierRow,
+        pauses: &[PauseOf],
+        apology: bool,
+        now: Ts,
+        codes: &mut Interner,
+    ) -> Self {
         let flag = |on: bool, bit: u8| if on { bit } else { 0 };
         LiveDossier {
             procedure: codes.intern(&row.procedure_code),
@@ -544,6 +612,7 @@ impl LiveDossier {
                 | flag(row.e_result, E_RESULT)
                 | flag(row.paid_online, PAID_ONLINE)
                 | flag(apology, APOLOGY),
+            fixed: is_fixed(row, now),
             pauses: pauses
                 .iter()
                 .map(|p| (p.requested_at, p.resumed_at))

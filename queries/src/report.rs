@@ -226,6 +226,21 @@ impl ReportColumns {
         self.pending_in_time += o.pending_in_time;
         self.pending_overdue += o.pending_overdue;
     }
+
+    /// Takes out what [`ReportColumns::add`] added.
+    pub fn remove(&mut self, o: &ReportColumns) {
+        self.received_total -= o.received_total;
+        self.received_online -= o.received_online;
+        self.received_offline -= o.received_offline;
+        self.carried_over -= o.carried_over;
+        self.resolved_total -= o.resolved_total;
+        self.resolved_early -= o.resolved_early;
+        self.resolved_on_time -= o.resolved_on_time;
+        self.resolved_late -= o.resolved_late;
+        self.pending_total -= o.pending_total;
+        self.pending_in_time -= o.pending_in_time;
+        self.pending_overdue -= o.pending_overdue;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

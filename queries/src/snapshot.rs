@@ -65,6 +65,16 @@ impl Histogram {
         self.sum = self.exact_sum as f64 / SUM_UNITS;
     }
 
+    /// Takes out the observations of `other`, which were added before.
+    fn remove(&mut self, other: &Histogram) {
+        for (c, o) in self.cumulative.iter_mut().zip(&other.cumulative) {
+            *c -= o;
+        }
+        self.count -= other.count;
+        self.exact_sum -= other.exact_sum;
+        self.sum = self.exact_sum as f64 / SUM_UNITS;
+    }
+
     /// Adds the observations of `other` (both finished, same bounds).
     fn absorb(&mut self, other: &Histogram) {
         for (c, o) in self.cumulative.iter_mut().zip(&other.cumulative) {
@@ -79,6 +89,12 @@ impl Histogram {
 fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
     for (x, y) in a.iter_mut().zip(b) {
         *x += y;
+    }
+}
+
+fn sub<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x -= y;
     }
 }
 
@@ -159,7 +175,28 @@ impl AgencySectorStats {
     }
 }
 
+impl AgencySectorStats {
+    fn remove(&mut self, o: &AgencySectorStats) {
+        sub(&mut self.received, &o.received);
+        for (a, b) in self.resolved.iter_mut().zip(&o.resolved) {
+            sub(a, b);
+        }
+        sub(&mut self.cancelled, &o.cancelled);
+        sub(&mut self.pending, &o.pending);
+        self.processing_workdays.remove(&o.processing_workdays);
+    }
+}
+
 impl AgencyStats {
+    fn remove(&mut self, o: &AgencyStats) {
+        self.deadline_usage.remove(&o.deadline_usage);
+        self.late_without_apology -= o.late_without_apology;
+        sub(&mut self.digitized, &o.digitized);
+        for (a, b) in self.report.iter_mut().zip(&o.report) {
+            a.remove(b);
+        }
+    }
+
     fn absorb(&mut self, o: &AgencyStats) {
         self.deadline_usage.absorb(&o.deadline_usage);
         self.overdue_max_workdays = self.overdue_max_workdays.max(o.overdue_max_workdays);
@@ -192,6 +229,33 @@ impl Snapshot {
     /// Adds the dossiers and evaluations counted in `other`, a snapshot of
     /// other rows of the same source over the same periods: the result is the
     /// snapshot of both sets of rows. The catalogue and `now` stay `self`'s.
+    /// Takes out what [`Snapshot::absorb`] added for `other`, a snapshot of
+    /// dossiers whose state does not depend on the clock (nothing pending,
+    /// no evaluations). Agencies and pairs left without intake disappear, as
+    /// they would from a snapshot computed without those dossiers.
+    pub fn remove(&mut self, other: &Snapshot) {
+        for (key, stats) in &other.by_agency_sector {
+            if let Some(mine) = self.by_agency_sector.get_mut(key) {
+                mine.remove(stats);
+            }
+        }
+        for (key, stats) in &other.by_agency {
+            if let Some(mine) = self.by_agency.get_mut(key) {
+                mine.remove(stats);
+            }
+        }
+        for (reason, n) in &other.rejected {
+            if let Some((_, m)) = self.rejected.iter_mut().find(|(r, _)| r == reason) {
+                *m -= n;
+            }
+        }
+        self.by_agency_sector
+            .retain(|_, s| s.received.iter().any(|n| *n > 0));
+        let pairs = &self.by_agency_sector;
+        self.by_agency
+            .retain(|agency, _| pairs.keys().any(|(a, _)| a == agency));
+    }
+
     pub fn absorb(&mut self, other: &Snapshot) {
         for (key, stats) in &other.by_agency_sector {
             self.by_agency_sector
