@@ -8,6 +8,9 @@
 //! DOSSIERS defaults to 300000, DATA_DIR to target/bench-data (the demo
 //! database is generated there once per size). A database URL in place of
 //! DOSSIERS measures that database (e.g. one loaded by `load_postgres`).
+//! `MOTCUA_BENCH_RUNS=N` times N refreshes of each kind (default 7);
+//! `MOTCUA_BENCH_SKIP_ONE_PASS=1` stops after the exporter's own paths and
+//! their peak memory (before the one-pass read and the scrape test).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +26,13 @@ use motcua_queries::report::PeriodConvention;
 use motcua_queries::{Judge, Snapshot, now_local};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const REFRESHES: usize = 7;
+/// Refreshes timed per kind (`MOTCUA_BENCH_RUNS` overrides, e.g. 1 at 10M dossiers).
+fn refreshes() -> usize {
+    std::env::var("MOTCUA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+}
 const SCRAPES: usize = 1000;
 
 #[tokio::main]
@@ -55,10 +64,10 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::resolve(&cli, &|_| None).context("settings")?;
     let pipeline = Pipeline::build(&settings, &url).context("pipeline")?;
 
-    println!("full refresh over {dossiers} ({REFRESHES} runs):");
+    println!("full refresh over {dossiers} ({} runs):", refreshes());
     let mut totals = Vec::new();
     let mut ledger = None;
-    for run in 0..REFRESHES {
+    for run in 0..refreshes() {
         let t0 = Instant::now();
         let (l, snapshot) = pipeline.load(now_local(zone)).await?;
         let t1 = Instant::now();
@@ -78,10 +87,13 @@ async fn main() -> anyhow::Result<()> {
     }
     summary(&mut totals);
 
-    println!("incremental refresh, no change but the last day re-read ({REFRESHES} runs):");
+    println!(
+        "incremental refresh, no change but the last day re-read ({} runs):",
+        refreshes()
+    );
     let mut ledger = ledger.context("a full read ran")?;
     let mut totals = Vec::new();
-    for run in 0..REFRESHES {
+    for run in 0..refreshes() {
         let t0 = Instant::now();
         let Refresh::Done { snapshot, changed } =
             pipeline.refresh(&mut ledger, now_local(zone)).await?
@@ -98,6 +110,19 @@ async fn main() -> anyhow::Result<()> {
         totals.push(t1 - t0);
     }
     summary(&mut totals);
+
+    // Before the one-pass read below, which holds every row at once.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status
+            .lines()
+            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        {
+            println!("{line}");
+        }
+    }
+    if std::env::var_os("MOTCUA_BENCH_SKIP_ONE_PASS").is_some() {
+        return Ok(());
+    }
 
     // One-pass reference (what the dashboard does): read everything, then compute.
     let t0 = Instant::now();
