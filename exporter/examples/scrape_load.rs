@@ -23,7 +23,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
+use motcua_web::test_support::keep_alive_get;
+use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -34,44 +35,6 @@ struct Outcome {
     errors: u64,
     first_error: Option<String>,
     bytes: u64,
-}
-
-/// One keep-alive GET; reads the whole body its Content-Length names.
-async fn get(stream: &mut BufStream<TcpStream>, path: &str) -> std::io::Result<(u16, usize)> {
-    use std::io::{Error, ErrorKind};
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: scrape-load\r\n\r\n").as_bytes())
-        .await?;
-    stream.flush().await?;
-    let mut line = String::new();
-    if stream.read_line(&mut line).await? == 0 {
-        return Err(ErrorKind::UnexpectedEof.into());
-    }
-    let status = line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|r| r.get(..3))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidData, format!("status line {line:?}")))?;
-    let mut length = None;
-    loop {
-        line.clear();
-        if stream.read_line(&mut line).await? == 0 {
-            return Err(ErrorKind::UnexpectedEof.into());
-        }
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = header.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse::<usize>().ok();
-        }
-    }
-    let length = length.ok_or_else(|| Error::new(ErrorKind::InvalidData, "no Content-Length"))?;
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).await?;
-    Ok((status, length))
 }
 
 async fn client(
@@ -102,7 +65,7 @@ async fn client(
             if conn.is_none() {
                 conn = Some(BufStream::new(TcpStream::connect(addr).await?));
             }
-            get(conn.as_mut().expect("connected"), &path).await
+            keep_alive_get(conn.as_mut().expect("connected"), &path).await
         })
         .await;
         match result {

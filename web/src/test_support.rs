@@ -233,7 +233,7 @@ async fn load_client(
             keep_alive_get(stream, path).await
         };
         match tokio::time::timeout(TIMEOUT, result).await {
-            Ok(Ok(200)) => latencies.push(started.elapsed()),
+            Ok(Ok((200, _))) => latencies.push(started.elapsed()),
             outcome => {
                 conn = None;
                 errors += 1;
@@ -244,11 +244,12 @@ async fn load_client(
     (latencies, errors, first_error)
 }
 
-/// One keep-alive request; reads exactly the body its Content-Length names.
-async fn keep_alive_get(
+/// One keep-alive request; reads exactly the body its Content-Length names
+/// and returns the status and the body's length.
+pub async fn keep_alive_get(
     stream: &mut tokio::io::BufStream<TcpStream>,
     path: &str,
-) -> io::Result<u16> {
+) -> io::Result<(u16, usize)> {
     use tokio::io::AsyncBufReadExt;
     stream
         .write_all(format!("GET {path} HTTP/1.1\r\nHost: load\r\n\r\n").as_bytes())
@@ -283,5 +284,5 @@ async fn keep_alive_get(
         length.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
     let mut body = vec![0; length];
     stream.read_exact(&mut body).await?;
-    Ok(status)
+    Ok((status, length))
 }
