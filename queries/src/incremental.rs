@@ -307,6 +307,10 @@ impl Ledger {
             let k = key(&row.code);
             let apology = apologies.binary_search(&k).is_ok();
             let dossier = LiveDossier::new(&row, pauses.of(k), apology, now, &mut self.codes);
+            if self.live.get(&k) == Some(&dossier) {
+                // Re-read through the overlap, unchanged: nothing to redo.
+                continue;
+            }
             if dossier.fixed {
                 added.push((k, dossier.clone()));
             }
@@ -571,7 +575,7 @@ const APOLOGY: u8 = 8;
 
 /// A live dossier row in compact form: what [`judge_dossier`] and the
 /// classification read, nothing more.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct LiveDossier {
     procedure: u32,
     agency: u32,
