@@ -4,8 +4,12 @@
 //!
 //! ```sh
 //! cargo run --release -p motcua-exporter --example scrape_load -- \
-//!     --addr 127.0.0.1:9745 [--clients 50] [--seconds 20] [--path /metrics] [--interval-ms 1000]
+//!     --addr 127.0.0.1:9745 [--clients 50] [--seconds 20] [--path /metrics] [--interval-ms 1000] \
+//!     [--accept-encoding gzip]
 //! ```
+//!
+//! Like Prometheus, the clients send `Accept-Encoding: gzip` unless told
+//! otherwise (`--accept-encoding ''` for none); they read the body as sent.
 //!
 //! Two modes:
 //! - paced (`--interval-ms N`, N > 0): each client scrapes once every N ms,
@@ -23,7 +27,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use motcua_web::test_support::keep_alive_get;
+use motcua_web::test_support::keep_alive_get_with;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -43,6 +47,7 @@ async fn client(
     start: Instant,
     deadline: Instant,
     interval: Option<Duration>,
+    accept_encoding: String,
 ) -> Outcome {
     let mut out = Outcome {
         latencies: Vec::new(),
@@ -65,7 +70,13 @@ async fn client(
             if conn.is_none() {
                 conn = Some(BufStream::new(TcpStream::connect(addr).await?));
             }
-            keep_alive_get(conn.as_mut().expect("connected"), &path).await
+            let headers = [("Accept-Encoding", accept_encoding.as_str())];
+            let headers = if accept_encoding.is_empty() {
+                &headers[..0]
+            } else {
+                &headers[..]
+            };
+            keep_alive_get_with(conn.as_mut().expect("connected"), &path, headers).await
         })
         .await;
         match result {
@@ -110,6 +121,8 @@ async fn main() -> anyhow::Result<()> {
     let mut addr: Option<SocketAddr> = None;
     let (mut clients, mut seconds, mut path, mut interval_ms) =
         (50u32, 20u64, "/metrics".to_owned(), 0u64);
+    // What Prometheus sends; `--accept-encoding ''` asks for the plain body.
+    let mut accept_encoding = "gzip".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -122,9 +135,11 @@ async fn main() -> anyhow::Result<()> {
             "--seconds" => seconds = value()?.parse()?,
             "--path" => path = value()?,
             "--interval-ms" => interval_ms = value()?.parse()?,
+            "--accept-encoding" => accept_encoding = value()?,
             other => anyhow::bail!(
                 "unknown argument {other:?}; usage: scrape_load --addr HOST:PORT \
-                 [--clients N] [--seconds S] [--path /metrics] [--interval-ms N]"
+                 [--clients N] [--seconds S] [--path /metrics] [--interval-ms N] \
+                 [--accept-encoding gzip]"
             ),
         }
     }
@@ -143,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
                 start + phase,
                 deadline,
                 interval,
+                accept_encoding.clone(),
             ))
         })
         .collect();

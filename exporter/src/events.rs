@@ -221,6 +221,10 @@ pub fn demo_ready(path: &Path, generated: bool) {
     }
 }
 
+pub fn refresh_priority_unchanged(error: &str) {
+    warn!("cannot lower the refresh thread's CPU priority; refreshing at normal priority: {error}");
+}
+
 pub fn reload_requested() {
     info!("SIGHUP received: reloading configuration, calendar and SQL files");
 }

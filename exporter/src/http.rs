@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
@@ -21,15 +21,41 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn metrics(axum::extract::State(shared): axum::extract::State<Arc<Shared>>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, CONTENT_TYPE),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        shared.metrics_body(),
-    )
-        .into_response()
+async fn metrics(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Response {
+    let body = shared.metrics_body();
+    let common = [
+        (header::CONTENT_TYPE, CONTENT_TYPE),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::VARY, "Accept-Encoding"),
+    ];
+    if accepts_gzip(&headers) {
+        (common, [(header::CONTENT_ENCODING, "gzip")], body.gzip).into_response()
+    } else {
+        (common, body.plain).into_response()
+    }
+}
+
+/// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`, as
+/// Prometheus's `Accept-Encoding: gzip` does.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
 }
 
 /// Liveness: 200 while the process runs; the body tells whether the last

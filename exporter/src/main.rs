@@ -3,13 +3,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use motcua_exporter::{Cli, init_logging, process_env, run};
 
-/// mimalloc rather than the system allocator: a full read allocates and
-/// frees hundreds of megabytes across the runtime's threads, and glibc's
-/// per-thread arenas kept much of it resident afterwards (peak RSS at 10
-/// million dossiers: see BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

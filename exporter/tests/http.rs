@@ -363,3 +363,50 @@ async fn before_the_first_refresh_only_self_metrics_are_served() {
     assert!(body.contains("motcua_last_refresh_success_timestamp_seconds 0\n"));
     assert!(!body.contains("motcua_dossiers_received_total"));
 }
+
+/// Prometheus sends `Accept-Encoding: gzip`: the same body, compressed.
+#[tokio::test]
+async fn metrics_are_gzipped_for_scrapers_that_ask() {
+    use std::io::Read;
+    let shared = refreshed().await;
+    let (_, _, plain) = get(&shared, Method::GET, "/metrics").await;
+    let request = |accept: &'static str| {
+        router(Arc::clone(&shared)).oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .header(header::ACCEPT_ENCODING, accept)
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    for accept in ["gzip", "deflate, GZIP;q=0.5", "*", "br;q=1.0, gzip;q=0.8"] {
+        let response = request(accept).await.unwrap();
+        assert_eq!(
+            response.headers()[header::CONTENT_ENCODING],
+            "gzip",
+            "{accept}"
+        );
+        assert_eq!(response.headers()[header::VARY], "Accept-Encoding");
+        let gz = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert!(
+            gz.len() * 4 < plain.len(),
+            "{} vs {}",
+            gz.len(),
+            plain.len()
+        );
+        let mut unzipped = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain, "{accept}");
+    }
+    for accept in ["gzip;q=0", "identity", "br, deflate", "gzipx"] {
+        let response = request(accept).await.unwrap();
+        assert!(
+            response.headers().get(header::CONTENT_ENCODING).is_none(),
+            "{accept}"
+        );
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(body, plain.as_bytes(), "{accept}");
+    }
+}

@@ -201,6 +201,22 @@ impl Drop for Running {
     }
 }
 
+/// Each thread name of a process with the nice values of its threads
+/// (`/proc/<pid>/task/<tid>/stat`, field 19).
+fn thread_niceness(pid: u32) -> std::collections::BTreeMap<String, Vec<i32>> {
+    let mut out = std::collections::BTreeMap::<String, Vec<i32>>::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap();
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        // The name in field 2 may hold spaces: count fields after its ')'.
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+        out.entry(name.trim().to_owned()).or_default().push(nice);
+    }
+    out
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -233,6 +249,22 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
         .expect("address in the log line")
         .to_owned();
     exporter.wait_line("refresh succeeded");
+
+    // Refreshes run on their own thread, niced below the HTTP workers.
+    let niceness = thread_niceness(exporter.child.id());
+    assert!(
+        niceness
+            .get("motcua-refresh")
+            .is_some_and(|n| n.iter().all(|n| *n == 10)),
+        "{niceness:?}"
+    );
+    assert!(
+        niceness
+            .iter()
+            .filter(|(name, _)| *name != "motcua-refresh")
+            .all(|(_, n)| n.iter().all(|n| *n == 0)),
+        "{niceness:?}"
+    );
 
     let response = http_get(&addr, "/metrics");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");

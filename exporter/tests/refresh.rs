@@ -37,7 +37,7 @@ async fn failure_keeps_last_snapshot_and_recovers() {
 
     let wait = refresher.refresh_once(&good).await;
     assert!(wait <= Duration::from_secs(1));
-    let first = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    let first = String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap();
     assert_eq!(value(&first, "motcua_up"), 1.0);
     assert!(value(&first, "motcua_last_refresh_success_timestamp_seconds") > 1.6e9);
     let received = data_lines(&first);
@@ -46,7 +46,7 @@ async fn failure_keeps_last_snapshot_and_recovers() {
     // The source goes away: up 0, one failure, the data series stay.
     let wait = refresher.refresh_once(&bad).await;
     assert_eq!(wait, Duration::from_secs(1), "first retry after 1 s");
-    let failed = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    let failed = String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap();
     assert_eq!(value(&failed, "motcua_up"), 0.0);
     assert_eq!(value(&failed, "motcua_refresh_failures_total"), 1.0);
     assert_eq!(data_lines(&failed), received, "last good snapshot kept");
@@ -59,7 +59,7 @@ async fn failure_keeps_last_snapshot_and_recovers() {
 
     // It comes back: up 1 again, the failure count stays (a counter).
     refresher.refresh_once(&good).await;
-    let back = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    let back = String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap();
     assert_eq!(value(&back, "motcua_up"), 1.0);
     assert_eq!(value(&back, "motcua_refresh_failures_total"), 1.0);
     assert_eq!(data_lines(&back), received);
@@ -105,7 +105,7 @@ async fn loop_recovers_when_the_database_appears() {
         assert!(tokio::time::Instant::now() < deadline, "did not recover");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let body = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    let body = String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap();
     assert!(body.contains("motcua_dossiers_received_total{"));
 
     shutdown_tx.send(true).unwrap();
@@ -211,7 +211,7 @@ async fn refreshes_after_the_first_read_only_the_changes() {
     let mut refresher = Refresher::new(Arc::clone(&shared));
 
     refresher.refresh_once(&pipeline).await;
-    let first = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    let first = String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap();
     assert_eq!(
         (count_of(&first, "full"), count_of(&first, "incremental")),
         (1.0, 0.0)
@@ -241,7 +241,7 @@ async fn refreshes_after_the_first_read_only_the_changes() {
     writer.close().await;
 
     refresher.refresh_once(&pipeline).await;
-    let second = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    let second = String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap();
     assert_eq!(
         (count_of(&second, "full"), count_of(&second, "incremental")),
         (1.0, 1.0)
@@ -259,7 +259,7 @@ async fn refreshes_after_the_first_read_only_the_changes() {
     let always_full = motcua_exporter::refresh::Pipeline::build(&settings, &url).unwrap();
     refresher.refresh_once(&always_full).await;
     refresher.refresh_once(&always_full).await;
-    let third = String::from_utf8(shared.metrics_body().to_vec()).unwrap();
+    let third = String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap();
     assert_eq!(
         (count_of(&third, "full"), count_of(&third, "incremental")),
         (3.0, 1.0)
@@ -287,7 +287,7 @@ async fn shards_partition_the_series() {
             Refresher::new(Arc::clone(&shared))
                 .refresh_once(&pipeline)
                 .await;
-            String::from_utf8(shared.metrics_body().to_vec()).unwrap()
+            String::from_utf8(shared.metrics_body().plain.to_vec()).unwrap()
         }
     };
     let source_series = |body: &str| -> Vec<String> {

@@ -226,9 +226,6 @@ fn index<T: PartialEq>(all: &[T], v: T) -> usize {
 }
 
 impl Snapshot {
-    /// Adds the dossiers and evaluations counted in `other`, a snapshot of
-    /// other rows of the same source over the same periods: the result is the
-    /// snapshot of both sets of rows. The catalogue and `now` stay `self`'s.
     /// Takes out what [`Snapshot::absorb`] added for `other`, a snapshot of
     /// dossiers whose state does not depend on the clock (nothing pending,
     /// no evaluations). Agencies and pairs left without intake disappear, as
@@ -256,18 +253,35 @@ impl Snapshot {
             .retain(|agency, _| pairs.keys().any(|(a, _)| a == agency));
     }
 
+    /// Adds the dossiers and evaluations counted in `other`, a snapshot of
+    /// other rows of the same source over the same periods: the result is the
+    /// snapshot of both sets of rows. The catalogue and `now` stay `self`'s.
     pub fn absorb(&mut self, other: &Snapshot) {
+        // Keys are cloned only when new: a full read merges hundreds of
+        // batches into a snapshot that already has nearly every key.
         for (key, stats) in &other.by_agency_sector {
-            self.by_agency_sector
-                .entry(key.clone())
-                .or_default()
-                .absorb(stats);
+            match self.by_agency_sector.get_mut(key) {
+                Some(mine) => mine.absorb(stats),
+                None => {
+                    self.by_agency_sector.insert(key.clone(), stats.clone());
+                }
+            }
         }
         for (key, stats) in &other.by_agency {
-            self.by_agency.entry(key.clone()).or_default().absorb(stats);
+            match self.by_agency.get_mut(key) {
+                Some(mine) => mine.absorb(stats),
+                None => {
+                    self.by_agency.insert(key.clone(), stats.clone());
+                }
+            }
         }
         for (key, counts) in &other.evaluations {
-            add(self.evaluations.entry(key.clone()).or_default(), counts);
+            match self.evaluations.get_mut(key) {
+                Some(mine) => add(mine, counts),
+                None => {
+                    self.evaluations.insert(key.clone(), *counts);
+                }
+            }
         }
         for (reason, n) in &other.rejected {
             match self.rejected.iter_mut().find(|(r, _)| r == reason) {

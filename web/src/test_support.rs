@@ -250,10 +250,22 @@ pub async fn keep_alive_get(
     stream: &mut tokio::io::BufStream<TcpStream>,
     path: &str,
 ) -> io::Result<(u16, usize)> {
+    keep_alive_get_with(stream, path, &[]).await
+}
+
+/// [`keep_alive_get`] with extra request headers (`("Accept-Encoding", "gzip")`).
+pub async fn keep_alive_get_with(
+    stream: &mut tokio::io::BufStream<TcpStream>,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<(u16, usize)> {
     use tokio::io::AsyncBufReadExt;
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: load\r\n\r\n").as_bytes())
-        .await?;
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: load\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await?;
     stream.flush().await?;
     let mut line = String::new();
     stream.read_line(&mut line).await?;
