@@ -146,61 +146,69 @@ impl Ledger {
             .await?;
         let apologies = Apologies::new(apologies);
 
+        // The rows are decoded here and sorted (settled or live) and summed
+        // on a second thread: at 10 million dossiers each half is about as
+        // much work as the other, and the database server needs little CPU.
         let cut = now - SETTLE_AFTER;
-        let mut settled = empty_snapshot(calendar, now, convention);
-        let mut batch = SourceRows {
-            procedures: catalogue.procedures.clone(),
-            ..SourceRows::default()
+        let sorter = Sorter {
+            pauses,
+            apologies,
+            cut,
+            now,
+            convention,
+            calendar: calendar.clone(),
+            settled: empty_snapshot(calendar, now, convention),
+            batch: SourceRows {
+                procedures: catalogue.procedures.clone(),
+                ..SourceRows::default()
+            },
+            live: LiveSet::default(),
+            codes: Interner::default(),
+            recent_evaluations: Vec::new(),
         };
-        let mut live = LiveSet::default();
-        let mut codes = Interner::default();
-        let mut watermark = NONE;
-        source
-            .stream_dossiers(files, zone, agency_condition.as_deref(), &mut |row| {
-                if !filter.matches(&row.agency_code) {
-                    return;
-                }
-                watermark = watermark.max(row.updated_at.unwrap_or(NONE));
-                let k = key(&row.code);
-                let row_pauses = pauses.of(k);
-                let apology = apologies.contains(k);
-                if settles(&row, cut) {
-                    for p in row_pauses {
-                        batch.supplements.push(p.row(&row.code));
-                    }
-                    if apology {
-                        batch.apologies.push(apology_row(&row.code));
-                    }
-                    batch.dossiers.push(row);
-                    if batch.dossiers.len() >= SETTLE_BATCH {
-                        settle(&mut settled, &mut batch, calendar, now, convention);
-                    }
-                } else {
-                    let dossier = LiveDossier::new(&row, row_pauses, apology, now, &mut codes);
-                    live.insert(k, dossier);
-                }
-            })
-            .await?;
-        drop(pauses);
-        drop(apologies);
+        let (work, to_sort) = std::sync::mpsc::sync_channel::<Work>(4);
+        let sorting = std::thread::Builder::new()
+            .name("motcua-sort".to_owned())
+            .spawn(move || sorter.run(to_sort))
+            .map_err(|e| SourceError::Thread(e.to_string()))?;
+        let mut hand_over = Handover {
+            work,
+            dossiers: Vec::with_capacity(HANDOVER),
+            evaluations: Vec::with_capacity(HANDOVER),
+        };
 
-        let mut recent_evaluations = Vec::new();
-        source
-            .stream_evaluations(files, zone, agency_condition.as_deref(), &mut |e| {
-                if !filter.matches(&e.agency_code) {
-                    return;
-                }
-                if e.evaluated_at.is_some_and(|t| t >= cut) {
-                    recent_evaluations.push(e);
-                } else {
-                    batch.evaluations.push(e);
-                    if batch.evaluations.len() >= SETTLE_BATCH {
-                        settle(&mut settled, &mut batch, calendar, now, convention);
+        let mut watermark = NONE;
+        let read = async {
+            source
+                .stream_dossiers(files, zone, agency_condition.as_deref(), &mut |row| {
+                    if filter.matches(&row.agency_code) {
+                        watermark = watermark.max(row.updated_at.unwrap_or(NONE));
+                        hand_over.dossier(row);
                     }
-                }
-            })
-            .await?;
-        settle(&mut settled, &mut batch, calendar, now, convention);
+                })
+                .await?;
+            hand_over.flush();
+            source
+                .stream_evaluations(files, zone, agency_condition.as_deref(), &mut |e| {
+                    if filter.matches(&e.agency_code) {
+                        hand_over.evaluation(e);
+                    }
+                })
+                .await?;
+            hand_over.flush();
+            Ok::<(), SourceError>(())
+        }
+        .await;
+        // Closing the channel ends the sorter, whether the read succeeded or not.
+        drop(hand_over);
+        let sorted = cpu_bound(|| sorting.join());
+        read?;
+        let Sorted {
+            settled,
+            live,
+            codes,
+            recent_evaluations,
+        } = sorted.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
 
         let mut ledger = Ledger {
             convention,
@@ -412,6 +420,145 @@ impl Ledger {
             let dataset = build_dataset(rows);
             Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention)
         })
+    }
+}
+
+/// Rows handed from the reading task to the sorting thread at a time.
+const HANDOVER: usize = 4_096;
+
+/// A batch of rows for the sorting thread.
+enum Work {
+    Dossiers(Vec<DossierRow>),
+    Evaluations(Vec<EvaluationRow>),
+}
+
+/// The reading side of the channel to the sorting thread.
+struct Handover {
+    work: std::sync::mpsc::SyncSender<Work>,
+    dossiers: Vec<DossierRow>,
+    evaluations: Vec<EvaluationRow>,
+}
+
+impl Handover {
+    fn dossier(&mut self, row: DossierRow) {
+        self.dossiers.push(row);
+        if self.dossiers.len() == HANDOVER {
+            self.flush();
+        }
+    }
+
+    fn evaluation(&mut self, row: EvaluationRow) {
+        self.evaluations.push(row);
+        if self.evaluations.len() == HANDOVER {
+            self.flush();
+        }
+    }
+
+    /// Sends what is batched; waits while the sorter is four batches behind.
+    fn flush(&mut self) {
+        for work in [
+            Work::Dossiers(std::mem::replace(
+                &mut self.dossiers,
+                Vec::with_capacity(HANDOVER),
+            )),
+            Work::Evaluations(std::mem::replace(
+                &mut self.evaluations,
+                Vec::with_capacity(HANDOVER),
+            )),
+        ] {
+            let empty = match &work {
+                Work::Dossiers(rows) => rows.is_empty(),
+                Work::Evaluations(rows) => rows.is_empty(),
+            };
+            // A failed send means the sorter panicked: its join says so.
+            if !empty {
+                let _ = cpu_bound(|| self.work.send(work));
+            }
+        }
+    }
+}
+
+/// The sorting thread of a full read: settles old rows in batches, keeps
+/// the others live.
+struct Sorter {
+    pauses: Pauses,
+    apologies: Apologies,
+    cut: Ts,
+    now: Ts,
+    convention: PeriodConvention,
+    calendar: WorkCalendar,
+    settled: Snapshot,
+    batch: SourceRows,
+    live: LiveSet,
+    codes: Interner,
+    recent_evaluations: Vec<EvaluationRow>,
+}
+
+/// What the sorting thread hands back.
+struct Sorted {
+    settled: Snapshot,
+    live: LiveSet,
+    codes: Interner,
+    recent_evaluations: Vec<EvaluationRow>,
+}
+
+impl Sorter {
+    fn run(mut self, work: std::sync::mpsc::Receiver<Work>) -> Sorted {
+        for batch in work {
+            match batch {
+                Work::Dossiers(rows) => rows.into_iter().for_each(|r| self.dossier(r)),
+                Work::Evaluations(rows) => rows.into_iter().for_each(|e| self.evaluation(e)),
+            }
+        }
+        self.settle();
+        Sorted {
+            settled: self.settled,
+            live: self.live,
+            codes: self.codes,
+            recent_evaluations: self.recent_evaluations,
+        }
+    }
+
+    fn dossier(&mut self, row: DossierRow) {
+        let k = key(&row.code);
+        let row_pauses = self.pauses.of(k);
+        let apology = self.apologies.contains(k);
+        if settles(&row, self.cut) {
+            for p in row_pauses {
+                self.batch.supplements.push(p.row(&row.code));
+            }
+            if apology {
+                self.batch.apologies.push(apology_row(&row.code));
+            }
+            self.batch.dossiers.push(row);
+            if self.batch.dossiers.len() >= SETTLE_BATCH {
+                self.settle();
+            }
+        } else {
+            let dossier = LiveDossier::new(&row, row_pauses, apology, self.now, &mut self.codes);
+            self.live.insert(k, dossier);
+        }
+    }
+
+    fn evaluation(&mut self, e: EvaluationRow) {
+        if e.evaluated_at.is_some_and(|t| t >= self.cut) {
+            self.recent_evaluations.push(e);
+        } else {
+            self.batch.evaluations.push(e);
+            if self.batch.evaluations.len() >= SETTLE_BATCH {
+                self.settle();
+            }
+        }
+    }
+
+    fn settle(&mut self) {
+        settle(
+            &mut self.settled,
+            &mut self.batch,
+            &self.calendar,
+            self.now,
+            self.convention,
+        );
     }
 }
 

@@ -317,6 +317,9 @@ pub enum SourceError {
     },
     #[error("queries_dir {path}: {reason}")]
     QueriesDir { path: PathBuf, reason: String },
+    /// The operating system refused a thread for the read (a resource limit).
+    #[error("cannot start a thread for the read: {0}")]
+    Thread(String),
 }
 
 impl SourceError {
@@ -337,7 +340,7 @@ impl SourceError {
         // which is an outage like a refused TCP connection, not a bad query.
         let cannot_open = |e: &sqlx::Error| matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("14"));
         match self {
-            SourceError::Connect { .. } => true,
+            SourceError::Connect { .. } | SourceError::Thread(_) => true,
             SourceError::Sqlite { cannot_open, .. } => *cannot_open,
             SourceError::Query { source, .. } => io_like(source) || cannot_open(source),
             _ => false,
