@@ -627,8 +627,10 @@ def table(r):
         f"| `/metrics` p50 / p99 (max), 50 keep-alive scrapers each once a second for "
         f"{load['seconds']} s, full refreshes back to back "
         f"({len(load.get('refreshes_finished_during') or [])} ended in the window) | "
-        f"{load['p50_ms']:.2f} / {load['p99_ms']:.2f} ms "
-        f"({load['max_ms']:.0f} ms; {load['requests']} requests, {load['errors']} errors) | — | "
+        f"from due {load['p50_ms']:.2f} / {load['p99_ms']:.2f} ms ({load['max_ms']:.0f} ms); "
+        + (f"from sent {load['sent_p50_ms']:.2f} / {load['sent_p99_ms']:.2f} ms "
+           f"({load['sent_max_ms']:.0f} ms); " if 'sent_p99_ms' in load else "")
+        + f"{load['requests']} requests, {load['errors']} errors | — | "
         f"{fmt_s(peer_scrape)} / {fmt_s(max(p['scrape_s']))} per scrape, median / max of "
         f"{len(p['scrape_s'])} (each runs the queries) | — | p99 < 5 ms |",
         f"| `/metrics`, 50 keep-alive clients back to back (throughput), full refreshes back "

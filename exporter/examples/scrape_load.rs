@@ -21,6 +21,13 @@
 //!   request as soon as the previous answer is read. This measures
 //!   throughput; its latency is mostly queueing (≈ clients ÷ throughput).
 //!
+//! Two latencies are reported for each scrape: from when it was due
+//! (`p50_ms`, `p99_ms`, …), and from when the request was sent (`sent_*`).
+//! The first includes the client's own delays — its timer wakes up to 1 ms
+//! late, and on a machine it shares with the server it waits for a core
+//! like any process — as well as any wait for a previous slow answer; the
+//! second is what the server and the network took.
+//!
 //! A non-200 answer or a broken connection counts as an error (and the
 //! client reconnects).
 
@@ -35,7 +42,10 @@ use tokio::time::Instant;
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 struct Outcome {
+    /// From when each scrape was due.
     latencies: Vec<Duration>,
+    /// From when each request was sent (see [`client`]).
+    sent_latencies: Vec<Duration>,
     errors: u64,
     first_error: Option<String>,
     bytes: u64,
@@ -51,6 +61,7 @@ async fn client(
 ) -> Outcome {
     let mut out = Outcome {
         latencies: Vec::new(),
+        sent_latencies: Vec::new(),
         errors: 0,
         first_error: None,
         bytes: 0,
@@ -66,6 +77,7 @@ async fn client(
         if due >= deadline {
             break;
         }
+        let sent = Instant::now();
         let result = tokio::time::timeout(TIMEOUT, async {
             if conn.is_none() {
                 conn = Some(BufStream::new(TcpStream::connect(addr).await?));
@@ -82,6 +94,7 @@ async fn client(
         match result {
             Ok(Ok((200, bytes))) => {
                 out.latencies.push(due.elapsed());
+                out.sent_latencies.push(sent.elapsed());
                 out.bytes += bytes as u64;
             }
             other => {
@@ -163,26 +176,31 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     let (mut latencies, mut errors, mut first_error, mut bytes) = (Vec::new(), 0, None, 0);
+    let mut sent_latencies = Vec::new();
     for task in tasks {
         let out = task.await?;
         latencies.extend(out.latencies);
+        sent_latencies.extend(out.sent_latencies);
         errors += out.errors;
         bytes += out.bytes;
         first_error = first_error.or(out.first_error);
     }
     latencies.sort();
-    let at = |p: f64| {
-        let n = latencies.len();
+    sent_latencies.sort();
+    let quantile = |sorted: &[Duration], p: f64| {
+        let n = sorted.len();
         if n == 0 {
             return 0.0;
         }
         let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
-        ms(latencies[i])
+        ms(sorted[i])
     };
+    let at = |p: f64| quantile(&latencies, p);
     println!(
         "{{\"mode\": {}, \"clients\": {clients}, \"seconds\": {seconds}, \"interval_ms\": {interval_ms}, \
          \"requests\": {}, \"errors\": {errors}, \"rps\": {:.1}, \"mb_per_s\": {:.1}, \
          \"p50_ms\": {:.3}, \"p90_ms\": {:.3}, \"p99_ms\": {:.3}, \"max_ms\": {:.3}, \
+         \"sent_p50_ms\": {:.3}, \"sent_p99_ms\": {:.3}, \"sent_max_ms\": {:.3}, \
          \"first_error\": {}}}",
         json_string(if interval.is_some() {
             "paced"
@@ -196,6 +214,9 @@ async fn main() -> anyhow::Result<()> {
         at(0.9),
         at(0.99),
         latencies.last().map_or(0.0, |d| ms(*d)),
+        quantile(&sent_latencies, 0.5),
+        quantile(&sent_latencies, 0.99),
+        sent_latencies.last().map_or(0.0, |d| ms(*d)),
         first_error.as_deref().map_or("null".into(), json_string),
     );
     Ok(())

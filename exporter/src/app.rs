@@ -145,23 +145,30 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
 }
 
 /// Runs the refresh loop on a thread of its own, with its own single-threaded
-/// runtime, at a lower CPU priority (nice 10) than the threads serving HTTP.
+/// runtime, under `SCHED_IDLE`: it takes only CPU nothing else wants.
 ///
-/// Why: a full read of a large source keeps a core busy for tens of seconds,
-/// and on a small machine the database server wants the other. Scrapes must
-/// not queue behind that work (DESIGN: `/metrics` answers in milliseconds
-/// during a refresh); with the refresh niced, the scheduler runs a waking
-/// HTTP worker at once. Keeping every allocation of a read on one thread
-/// also keeps it in one arena of the system allocator: spread over the
-/// runtime's workers, glibc's per-thread arenas (and mimalloc's heaps after
-/// them) kept a full read's peak resident. At 10 million dossiers this took
-/// the peak RSS from 208 MB (mimalloc, reads on the workers) to 106 MB.
+/// Why: a full read of a large source keeps both cores of a small machine
+/// busy for tens of seconds (it decodes on this thread and sorts on one it
+/// starts, which inherits the policy), and the database server wants CPU
+/// too. Scrapes must not queue behind that work (DESIGN: `/metrics` answers
+/// in milliseconds during a refresh): the kernel preempts a `SCHED_IDLE`
+/// thread as soon as an HTTP worker wakes, where with nice 10 a worker
+/// could wait out a time slice (p99 of paced scrapes during full reads at
+/// 10M dossiers: 8.6 ms niced, 6.2 ms idle, same build and machine). The
+/// cost: on a machine kept busy by other work, refreshes slow down (and
+/// time out, counted in `motcua_refresh_failures_total`) rather than take
+/// CPU from it — what a monitor beside a production system should do.
+///
+/// Keeping every allocation of a read on these threads also keeps it in one
+/// arena of the system allocator: spread over the runtime's workers,
+/// glibc's per-thread arenas (and mimalloc's heaps after them) kept a full
+/// read's peak resident (peak RSS at 10M: 208 MB then, about 100 MB now).
 fn spawn_refresher(
     shared: Arc<Shared>,
     pipeline: watch::Receiver<Arc<Pipeline>>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
-    // Threads started from the refresh thread inherit its nice value; its
+    // Threads started from the refresh thread inherit its policy; its
     // runtime's blocking threads carry its name too.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("motcua-refresh")
@@ -172,9 +179,7 @@ fn spawn_refresher(
     std::thread::Builder::new()
         .name("motcua-refresh".to_owned())
         .spawn(move || {
-            if let Err(e) = thread_priority::set_current_thread_priority(refresh_priority()) {
-                events::refresh_priority_unchanged(&e.to_string());
-            }
+            lower_priority();
             runtime.block_on(Refresher::new(shared).run(pipeline, shutdown));
             let _ = done.send(());
         })
@@ -182,9 +187,24 @@ fn spawn_refresher(
     Ok(finished)
 }
 
-/// Nice 10 on Linux: the crate maps 0–99 onto nice 19…-20.
-fn refresh_priority() -> thread_priority::ThreadPriority {
-    thread_priority::ThreadPriority::Crossplatform(22u8.try_into().expect("within 0–99"))
+/// Puts the calling thread (and the threads it starts) under `SCHED_IDLE`,
+/// or at nice 10 where that is refused.
+fn lower_priority() {
+    use thread_priority::ThreadPriority;
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    // SCHED_IDLE has no nice value; the crate wants its only priority, Min.
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle).is_ok() {
+        return;
+    }
+    // The crate maps 0–99 onto nice 19…-20: 22 is nice 10.
+    let nice_10 = ThreadPriority::Crossplatform(22u8.try_into().expect("0–99"));
+    if let Err(e) = thread_priority::set_current_thread_priority(nice_10) {
+        events::refresh_priority_unchanged(&e.to_string());
+    }
 }
 
 async fn wait_for_shutdown(tx: watch::Sender<bool>) {
