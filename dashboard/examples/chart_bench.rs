@@ -1,7 +1,7 @@
 //! Speed of charts and of the report bundle (see BENCHMARKS.md):
 //!
 //! ```text
-//! cargo run --release -p motcua-dashboard --example bench -- 'sqlite:motcua-data/demo.sqlite?mode=ro' 2025
+//! cargo run --release -p motcua-dashboard --example chart_bench -- 'sqlite:motcua-data/demo.sqlite?mode=ro' 2025
 //! ```
 //!
 //! Loads the source once, then times every chart as a 1200×700 PNG (KPI

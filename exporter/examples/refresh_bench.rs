@@ -3,7 +3,7 @@
 //! full refreshes run back to back.
 //!
 //! ```sh
-//! cargo run --release -p motcua-exporter --example bench -- [DOSSIERS] [DATA_DIR]
+//! cargo run --release -p motcua-exporter --example refresh_bench -- [DOSSIERS] [DATA_DIR]
 //! ```
 //! DOSSIERS defaults to 300000, DATA_DIR to target/bench-data (the demo
 //! database is generated there once per size). A database URL in place of
