@@ -36,6 +36,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use motcua_web::test_support::{content_length_of, get_request, no_content_length, status_of};
+
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 struct Outcome {
@@ -67,11 +69,15 @@ fn client(
         first_error: None,
         bytes: 0,
     };
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: load\r\n");
-    if !accept_encoding.is_empty() {
-        request.push_str(&format!("Accept-Encoding: {accept_encoding}\r\n"));
-    }
-    request.push_str("\r\n");
+    let headers = [("Accept-Encoding", accept_encoding.as_str())];
+    let request = get_request(
+        &path,
+        if accept_encoding.is_empty() {
+            &[]
+        } else {
+            &headers
+        },
+    );
     let mut conn: Option<BufReader<TcpStream>> = None;
     let mut body = Vec::new();
     let mut due = start;
@@ -125,13 +131,7 @@ fn get(conn: &mut BufReader<TcpStream>, request: &[u8], body: &mut Vec<u8>) -> i
     conn.get_mut().write_all(request)?;
     let mut line = String::new();
     conn.read_line(&mut line)?;
-    let status = line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|r| r.get(..3))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("status line {line:?}"))
-        })?;
+    let status = status_of(&line)?;
     let mut length = None;
     loop {
         line.clear();
@@ -142,14 +142,9 @@ fn get(conn: &mut BufReader<TcpStream>, request: &[u8], body: &mut Vec<u8>) -> i
         if header.is_empty() {
             break;
         }
-        if let Some((k, v)) = header.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse::<usize>().ok();
-        }
+        length = content_length_of(header).or(length);
     }
-    let length =
-        length.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
+    let length = length.ok_or_else(no_content_length)?;
     body.resize(length, 0);
     conn.read_exact(body)?;
     Ok(status)

@@ -260,22 +260,13 @@ pub async fn keep_alive_get_with(
     headers: &[(&str, &str)],
 ) -> io::Result<(u16, usize)> {
     use tokio::io::AsyncBufReadExt;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: load\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
+    stream
+        .write_all(get_request(path, headers).as_bytes())
+        .await?;
     stream.flush().await?;
     let mut line = String::new();
     stream.read_line(&mut line).await?;
-    let status = line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|r| r.get(..3))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("status line {line:?}"))
-        })?;
+    let status = status_of(&line)?;
     let mut length = None;
     loop {
         line.clear();
@@ -286,15 +277,41 @@ pub async fn keep_alive_get_with(
         if header.is_empty() {
             break;
         }
-        if let Some((k, v)) = header.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse::<usize>().ok();
-        }
+        length = content_length_of(header).or(length);
     }
-    let length =
-        length.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
+    let length = length.ok_or_else(no_content_length)?;
     let mut body = vec![0; length];
     stream.read_exact(&mut body).await?;
     Ok((status, length))
+}
+
+/// A keep-alive `GET` with extra headers, as the load clients send it.
+pub fn get_request(path: &str, headers: &[(&str, &str)]) -> String {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: load\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request
+}
+
+/// The status code of an `HTTP/1.1` status line.
+pub fn status_of(line: &str) -> io::Result<u16> {
+    line.strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("status line {line:?}")))
+}
+
+/// The length a `Content-Length` header line names; `None` for other headers.
+pub fn content_length_of(header: &str) -> Option<usize> {
+    let (name, value) = header.split_once(':')?;
+    name.eq_ignore_ascii_case("content-length")
+        .then(|| value.trim().parse().ok())
+        .flatten()
+}
+
+/// The error for an answer without `Content-Length` (the exporter always sends it).
+pub fn no_content_length() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "no Content-Length")
 }
