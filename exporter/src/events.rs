@@ -225,6 +225,10 @@ pub fn refresh_priority_unchanged(error: &str) {
     warn!("cannot lower the refresh thread's CPU priority; refreshing at normal priority: {error}");
 }
 
+pub fn refresh_affinity_unchanged(error: &str) {
+    warn!("cannot keep the refresh thread off one CPU; refreshing on every CPU: {error}");
+}
+
 pub fn reload_requested() {
     info!("SIGHUP received: reloading configuration, calendar and SQL files");
 }

@@ -217,6 +217,29 @@ fn thread_priorities(pid: u32) -> Vec<(String, (i32, i32))> {
     out
 }
 
+/// The CPUs each thread of a process may run on, from the
+/// `Cpus_allowed_list` line (`0-3,6`) of `/proc/<pid>/task/<tid>/status`.
+fn thread_cpus(pid: u32) -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap();
+        let status = std::fs::read_to_string(dir.join("status")).unwrap();
+        let list = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("Cpus_allowed_list in status")
+            .trim();
+        let mut cpus = Vec::new();
+        for part in list.split(',') {
+            let (first, last) = part.split_once('-').unwrap_or((part, part));
+            cpus.extend(first.parse::<usize>().unwrap()..=last.parse().unwrap());
+        }
+        out.push((name.trim().to_owned(), cpus));
+    }
+    out
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -269,6 +292,23 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
             .all(|(_, p)| *p == (0, 0)),
         "{threads:?}"
     );
+    // They also stay off the first CPU the process may use, when it may
+    // use two or more; every other thread may use them all.
+    let cpus = thread_cpus(exporter.child.id());
+    let all = &cpus
+        .iter()
+        .find(|(name, _)| name == "motcua-exporter")
+        .unwrap()
+        .1;
+    let expected_refresh = if all.len() >= 2 { &all[1..] } else { &all[..] };
+    for (name, allowed) in &cpus {
+        let expected = if name == "motcua-refresh" {
+            expected_refresh
+        } else {
+            all
+        };
+        assert_eq!(allowed, expected, "{name}: {cpus:?}");
+    }
 
     let response = http_get(&addr, "/metrics");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
