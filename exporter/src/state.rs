@@ -104,7 +104,14 @@ impl Shared {
             }
             event.update(&mut inner.status);
             let body = MetricsBody::new(encode(inner.snapshot.as_deref(), &inner.status));
-            *self.body.write().unwrap_or_else(|e| e.into_inner()) = body;
+            let previous = {
+                let mut current = self.body.write().unwrap_or_else(|e| e.into_inner());
+                std::mem::replace(&mut *current, body)
+            };
+            // Freed after the write lock is released: the writer may be a
+            // refresh thread under SCHED_IDLE, and a scrape must not wait
+            // for it to be scheduled again to return megabytes to the system.
+            drop(previous);
         }
         // Logged once visible: whoever reads the log line and then scrapes
         // sees the event's effect.
