@@ -221,10 +221,11 @@ fn lower_priority() {
 /// server's backend keep both cores busy, and a scrape waits for one of
 /// them to give way. With one CPU out of the refresh's reach, scrapes
 /// (and Prometheus on the same host) always find a core shared only with
-/// the server: at 10M dossiers, p99 of paced scrapes during full reads
-/// fell from 7.0–8.8 ms to 4.2–4.7 ms, counted from when each was due. The
-/// cost is the refresh's second core on a two-core machine (a full read
-/// took about 15 % longer); on larger machines one core of many.
+/// the server. At 10M dossiers on two cores, p99 of paced scrapes during
+/// full reads, counted from when each was due, fell from 7.0 ms to
+/// 3.2–3.4 ms (BENCHMARKS.md). The cost is the refresh's second core on a
+/// two-core machine (a full read took 31 s where it took 23–27 s); on
+/// larger machines one core of many.
 fn leave_a_cpu_to_scrapes() {
     use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
     use nix::unistd::Pid;
