@@ -201,51 +201,56 @@ impl Drop for Running {
     }
 }
 
-/// The threads of a process: name, (scheduling policy, nice value), from
-/// `/proc/<pid>/task/<tid>/stat` fields 41 and 19.
-fn thread_priorities(pid: u32) -> Vec<(String, (i32, i32))> {
+/// Each thread of a process: its name and the contents of `file` in
+/// `/proc/<pid>/task/<tid>/`.
+fn per_thread(pid: u32, file: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
         let dir = task.unwrap().path();
-        let (Ok(name), Ok(stat)) = (
+        let (Ok(name), Ok(contents)) = (
             std::fs::read_to_string(dir.join("comm")),
-            std::fs::read_to_string(dir.join("stat")),
+            std::fs::read_to_string(dir.join(file)),
         ) else {
             continue; // the thread ended meanwhile (an idle blocking thread)
         };
-        // The name in field 2 may hold spaces: count fields after its ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-        let field = |n: usize| fields[n - 3].parse().unwrap();
-        out.push((name.trim().to_owned(), (field(41), field(19))));
+        out.push((name.trim().to_owned(), contents));
     }
     out
 }
 
+/// The threads of a process: name, (scheduling policy, nice value), from
+/// `stat` fields 41 and 19.
+fn thread_priorities(pid: u32) -> Vec<(String, (i32, i32))> {
+    per_thread(pid, "stat")
+        .into_iter()
+        .map(|(name, stat)| {
+            // The name in field 2 may hold spaces: count fields after its ')'.
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            let field = |n: usize| fields[n - 3].parse().unwrap();
+            (name, (field(41), field(19)))
+        })
+        .collect()
+}
+
 /// The CPUs each thread of a process may run on, from the
-/// `Cpus_allowed_list` line (`0-3,6`) of `/proc/<pid>/task/<tid>/status`.
+/// `Cpus_allowed_list` line (`0-3,6`) of `status`.
 fn thread_cpus(pid: u32) -> Vec<(String, Vec<usize>)> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let dir = task.unwrap().path();
-        let (Ok(name), Ok(status)) = (
-            std::fs::read_to_string(dir.join("comm")),
-            std::fs::read_to_string(dir.join("status")),
-        ) else {
-            continue; // the thread ended meanwhile (an idle blocking thread)
-        };
-        let list = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .expect("Cpus_allowed_list in status")
-            .trim();
-        let mut cpus = Vec::new();
-        for part in list.split(',') {
-            let (first, last) = part.split_once('-').unwrap_or((part, part));
-            cpus.extend(first.parse::<usize>().unwrap()..=last.parse().unwrap());
-        }
-        out.push((name.trim().to_owned(), cpus));
-    }
-    out
+    per_thread(pid, "status")
+        .into_iter()
+        .map(|(name, status)| {
+            let list = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .expect("Cpus_allowed_list in status")
+                .trim();
+            let mut cpus = Vec::new();
+            for part in list.split(',') {
+                let (first, last) = part.split_once('-').unwrap_or((part, part));
+                cpus.extend(first.parse::<usize>().unwrap()..=last.parse().unwrap());
+            }
+            (name, cpus)
+        })
+        .collect()
 }
 
 fn http_get(addr: &str, path: &str) -> String {
