@@ -2241,8 +2241,8 @@ mod tests {
     use crate::classify::{Judge, StateAt};
     use crate::judge::{Verdict, build_dataset, judge_dossier};
     use crate::model::{
-        Agency, ApologyRow, DossierRow, EvaluationRow, PendingState, Procedure, RejectReason,
-        Sector, SourceRows, SupplementRow, Timeliness,
+        Agency, ApologyRow, Dataset, Dossier, DossierRow, EvaluationRow, PendingState, Procedure,
+        RejectReason, Sector, SourceRows, SupplementRow, Timeliness,
     };
     use crate::source::{ConnectOptions, Dialect, SqlFiles};
 
@@ -2602,21 +2602,59 @@ mod tests {
                 let n: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
                 counts.push(n as usize);
             }
-            let rows = source
-                .load(
-                    &SqlFiles::embedded(Dialect::Sqlite),
-                    chrono::FixedOffset::east_opt(7 * 3600).unwrap(),
-                )
-                .await
-                .unwrap();
-            (summary, counts, rows)
+            let zone = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+            let files = SqlFiles::embedded(Dialect::Sqlite);
+            let rows = source.load(&files, zone).await.unwrap();
+            let reader = crate::Reader {
+                source: source.clone(),
+                files,
+            };
+            let streamed = reader.read(zone).await.unwrap();
+            (summary, counts, rows, streamed)
         }
         .await;
         source.close().await;
         for suffix in ["", "-journal", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
-        let (summary, counts, rows) = result;
+        let (summary, counts, rows, streamed) = result;
+        // The dashboard's read judges rows as they stream past; it must
+        // come to the same dataset as judging them all at once.
+        // The orders differ (a hash of the code against the code itself), so
+        // each dossier is compared with its pauses, in a sorted list.
+        let whole = |ds: &Dataset| {
+            let mut all: Vec<String> = ds
+                .dossiers
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{:?} {:?}",
+                        Dossier {
+                            pauses: (0, 0),
+                            ..d.clone()
+                        },
+                        ds.pauses_of(d)
+                    )
+                })
+                .collect();
+            all.sort_unstable();
+            all
+        };
+        let at_once = build_dataset(rows.clone());
+        assert_eq!(whole(&streamed), whole(&at_once));
+        assert_eq!(
+            Dataset {
+                dossiers: Vec::new(),
+                pauses: Vec::new(),
+                ..streamed.clone()
+            },
+            Dataset {
+                dossiers: Vec::new(),
+                pauses: Vec::new(),
+                ..at_once
+            }
+        );
+        assert!(streamed.pauses.len() > 100 && streamed.dossiers.iter().any(|d| d.has_apology));
         assert_eq!(
             counts,
             [

@@ -42,16 +42,15 @@
 //! edited back to status 1 or 3 (not intake, so it looks new).
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::NaiveDate;
 
 use crate::calendar::WorkCalendar;
 use crate::classify::Judge;
-use crate::judge::{Verdict, build_dataset, judge_dossier};
+use crate::judge::{DatasetBuilder, Verdict, judge_dossier};
+use crate::lookup::{Apologies, Interner, NONE, PauseOf, Pauses, key, pauses_and_apologies, some};
 use crate::model::{
-    ApologyRow, Dataset, DossierRow, EvaluationRow, SECONDS_PER_DAY, SourceRows, Stage,
-    SupplementRow, Ts, datetime_of,
+    Dataset, DossierRow, EvaluationRow, SECONDS_PER_DAY, SourceRows, Stage, Ts, datetime_of,
 };
 use crate::report::{PeriodConvention, PeriodName};
 use crate::shard::AgencyFilter;
@@ -74,9 +73,6 @@ pub const OVERLAP: i64 = SECONDS_PER_DAY;
 /// bytes a dossier) while it is computed, so this bounds a read's transient
 /// memory (about 5 MB); a batch costs one merge of the series (about 1 ms).
 const SETTLE_BATCH: usize = 16_384;
-
-/// `None` of a compact timestamp.
-const NONE: Ts = Ts::MIN;
 
 /// The outcome of an incremental refresh.
 #[derive(Debug)]
@@ -131,20 +127,8 @@ impl Ledger {
         source.catalogue(files, zone, &mut catalogue).await?;
         catalogue.agencies.retain(|a| filter.matches(&a.code));
 
-        let mut pauses = Vec::new();
-        source
-            .stream_supplements(files, zone, of_dossiers.as_deref(), &mut |s| {
-                pauses.push(PauseOf::new(&s))
-            })
-            .await?;
-        let pauses = Pauses::new(pauses);
-        let mut apologies = Vec::new();
-        source
-            .stream_apologies(files, zone, of_dossiers.as_deref(), &mut |a| {
-                apologies.push(key(&a.dossier_code))
-            })
-            .await?;
-        let apologies = Apologies::new(apologies);
+        let (pauses, apologies) =
+            pauses_and_apologies(source, files, zone, of_dossiers.as_deref()).await?;
 
         // The rows are decoded here and sorted (settled or live) and summed
         // on a second thread: at 10 million dossiers each half is about as
@@ -158,10 +142,7 @@ impl Ledger {
             convention,
             calendar: calendar.clone(),
             settled: empty_snapshot(calendar, now, convention),
-            batch: SourceRows {
-                procedures: catalogue.procedures.clone(),
-                ..SourceRows::default()
-            },
+            batch: DatasetBuilder::new(&[], &[], &catalogue.procedures),
             live: LiveSet::default(),
             codes: Interner::default(),
             recent_evaluations: Vec::new(),
@@ -278,20 +259,8 @@ impl Ledger {
         }
 
         let of_changed = dossiers_where(files, &changed_condition);
-        let mut pauses = Vec::new();
-        source
-            .stream_supplements(files, zone, Some(&of_changed), &mut |s| {
-                pauses.push(PauseOf::new(&s))
-            })
-            .await?;
-        let pauses = Pauses::new(pauses);
-        let mut apologies = Vec::new();
-        source
-            .stream_apologies(files, zone, Some(&of_changed), &mut |a| {
-                apologies.push(key(&a.dossier_code))
-            })
-            .await?;
-        let apologies = Apologies::new(apologies);
+        let (pauses, apologies) =
+            pauses_and_apologies(source, files, zone, Some(&of_changed)).await?;
 
         let mut recent_evaluations = Vec::new();
         let mut evaluation_condition = format!("evaluated_at >= {}", literal(self.cut - OVERLAP));
@@ -393,31 +362,27 @@ impl Ledger {
         calendar: &WorkCalendar,
         now: Ts,
     ) -> Snapshot {
-        let mut rows = SourceRows {
-            agencies: self.catalogue.agencies.clone(),
-            sectors: self.catalogue.sectors.clone(),
-            procedures: self.catalogue.procedures.clone(),
-            evaluations,
-            ..SourceRows::default()
-        };
-        for (k, d) in dossiers {
-            // Live rows keep no code: a stand-in unique per dossier joins the
-            // row to its pauses and apology inside this computation.
-            let code = format!("{k:016x}");
-            for p in &d.pauses {
-                rows.supplements.push(SupplementRow {
-                    dossier_code: code.clone(),
-                    requested_at: p.0,
-                    resumed_at: some(p.1),
-                });
-            }
-            if d.flags & APOLOGY != 0 {
-                rows.apologies.push(apology_row(&code));
-            }
-            rows.dossiers.push(d.row(code, &self.codes));
-        }
+        let catalogue = &self.catalogue;
         cpu_bound(|| {
-            let dataset = build_dataset(rows);
+            let mut batch = DatasetBuilder::new(
+                &catalogue.agencies,
+                &catalogue.sectors,
+                &catalogue.procedures,
+            );
+            for (k, d) in dossiers {
+                // Live rows keep no code: the key stands in for it.
+                let pauses = d.pauses.iter().map(|p| PauseOf {
+                    dossier: *k,
+                    requested_at: p.0,
+                    resumed_at: p.1,
+                });
+                let row = d.row(String::new(), &self.codes);
+                batch.dossier(*k, &row, pauses.map(|p| p.pause()), d.flags & APOLOGY != 0);
+            }
+            for e in &evaluations {
+                batch.evaluation(e);
+            }
+            let dataset = batch.finish();
             Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention)
         })
     }
@@ -488,7 +453,7 @@ struct Sorter {
     convention: PeriodConvention,
     calendar: WorkCalendar,
     settled: Snapshot,
-    batch: SourceRows,
+    batch: DatasetBuilder,
     live: LiveSet,
     codes: Interner,
     recent_evaluations: Vec<EvaluationRow>,
@@ -524,14 +489,9 @@ impl Sorter {
         let row_pauses = self.pauses.of(k);
         let apology = self.apologies.contains(k);
         if settles(&row, self.cut) {
-            for p in row_pauses {
-                self.batch.supplements.push(p.row(&row.code));
-            }
-            if apology {
-                self.batch.apologies.push(apology_row(&row.code));
-            }
-            self.batch.dossiers.push(row);
-            if self.batch.dossiers.len() >= SETTLE_BATCH {
+            let pauses = row_pauses.iter().map(PauseOf::pause);
+            self.batch.dossier(k, &row, pauses, apology);
+            if self.batch.rows() >= SETTLE_BATCH {
                 self.settle();
             }
         } else {
@@ -544,8 +504,8 @@ impl Sorter {
         if e.evaluated_at.is_some_and(|t| t >= self.cut) {
             self.recent_evaluations.push(e);
         } else {
-            self.batch.evaluations.push(e);
-            if self.batch.evaluations.len() >= SETTLE_BATCH {
+            self.batch.evaluation(&e);
+            if self.batch.rows() >= SETTLE_BATCH {
                 self.settle();
             }
         }
@@ -596,21 +556,13 @@ fn settles(row: &DossierRow, cut: Ts) -> bool {
 /// Adds the batch's contribution to `settled` and empties the batch.
 fn settle(
     settled: &mut Snapshot,
-    batch: &mut SourceRows,
+    batch: &mut DatasetBuilder,
     calendar: &WorkCalendar,
     now: Ts,
     convention: PeriodConvention,
 ) {
-    let rows = SourceRows {
-        procedures: batch.procedures.clone(),
-        dossiers: std::mem::take(&mut batch.dossiers),
-        supplements: std::mem::take(&mut batch.supplements),
-        apologies: std::mem::take(&mut batch.apologies),
-        evaluations: std::mem::take(&mut batch.evaluations),
-        ..SourceRows::default()
-    };
     cpu_bound(|| {
-        let dataset = build_dataset(rows);
+        let dataset = batch.finish();
         settled.absorb(&Snapshot::compute(
             &Judge::new(&dataset, calendar),
             now,
@@ -646,127 +598,6 @@ fn dossiers_where(files: &SqlFiles, condition: &str) -> String {
 /// A timestamp literal every engine compares with its timestamp and text columns.
 fn literal(t: Ts) -> String {
     format!("'{}'", datetime_of(t).format("%Y-%m-%d %H:%M:%S"))
-}
-
-/// A dossier code's key. 64 bits: among the live rows of a province
-/// (hundreds of thousands) a collision is a once-in-millions-of-years event.
-fn key(code: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    code.hash(&mut hasher);
-    hasher.finish()
-}
-
-fn some(t: Ts) -> Option<Ts> {
-    (t != NONE).then_some(t)
-}
-
-fn apology_row(code: &str) -> ApologyRow {
-    ApologyRow {
-        dossier_code: code.to_owned(),
-        issued_at: None,
-        new_due_at: None,
-    }
-}
-
-/// A supplement interval keyed by its dossier, sorted by key for lookups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct PauseOf {
-    dossier: u64,
-    requested_at: Ts,
-    resumed_at: Ts,
-}
-
-impl PauseOf {
-    fn new(s: &SupplementRow) -> PauseOf {
-        PauseOf {
-            dossier: key(&s.dossier_code),
-            requested_at: s.requested_at,
-            resumed_at: s.resumed_at.unwrap_or(NONE),
-        }
-    }
-
-    fn row(&self, code: &str) -> SupplementRow {
-        SupplementRow {
-            dossier_code: code.to_owned(),
-            requested_at: self.requested_at,
-            resumed_at: some(self.resumed_at),
-        }
-    }
-}
-
-/// Supplement intervals by dossier key.
-struct Pauses {
-    sorted: Vec<PauseOf>,
-    index: KeyIndex,
-}
-
-impl Pauses {
-    fn new(mut sorted: Vec<PauseOf>) -> Pauses {
-        sorted.sort_unstable();
-        // Held through the whole read: not a quarter more than needed.
-        sorted.shrink_to_fit();
-        let index = KeyIndex::new(sorted.iter().map(|p| p.dossier), sorted.len());
-        Pauses { sorted, index }
-    }
-
-    fn of(&self, dossier: u64) -> &[PauseOf] {
-        let bucket = &self.sorted[self.index.bucket(dossier)];
-        let start = bucket.partition_point(|p| p.dossier < dossier);
-        let end = bucket.partition_point(|p| p.dossier <= dossier);
-        &bucket[start..end]
-    }
-}
-
-/// The keys of the dossiers that have an apology.
-struct Apologies {
-    sorted: Vec<u64>,
-    index: KeyIndex,
-}
-
-impl Apologies {
-    fn new(mut sorted: Vec<u64>) -> Apologies {
-        sorted.sort_unstable();
-        sorted.dedup();
-        let index = KeyIndex::new(sorted.iter().copied(), sorted.len());
-        Apologies { sorted, index }
-    }
-
-    fn contains(&self, dossier: u64) -> bool {
-        self.sorted[self.index.bucket(dossier)].contains(&dossier)
-    }
-}
-
-/// Where each key lies in a list sorted by key. Keys are hashes, spread
-/// evenly over `u64`, so their top bits cut the list into buckets of about
-/// one entry: a lookup is one read here and one there. A binary search over
-/// the 870,000 supplements of a 10-million-dossier source took a tenth of a
-/// full read in cache misses; this costs 4 bytes per entry, at most 8.
-struct KeyIndex {
-    /// `starts[b]..starts[b + 1]`: the entries whose key's top bits are `b`.
-    starts: Vec<u32>,
-    shift: u32,
-}
-
-impl KeyIndex {
-    fn new(sorted_keys: impl Iterator<Item = u64>, len: usize) -> KeyIndex {
-        let bits = len.max(16).next_power_of_two().trailing_zeros();
-        let shift = 64 - bits;
-        let buckets = 1usize << bits;
-        let mut starts = vec![0u32; buckets + 1];
-        // Count per bucket, then turn the counts into starts.
-        for k in sorted_keys {
-            starts[(k >> shift) as usize + 1] += 1;
-        }
-        for b in 1..=buckets {
-            starts[b] += starts[b - 1];
-        }
-        KeyIndex { starts, shift }
-    }
-
-    fn bucket(&self, key: u64) -> std::ops::Range<usize> {
-        let b = (key >> self.shift) as usize;
-        self.starts[b] as usize..self.starts[b + 1] as usize
-    }
 }
 
 const DIGITIZED: u8 = 1;
@@ -893,29 +724,6 @@ impl LiveSet {
     }
 }
 
-/// Codes stored once, referred to by number.
-#[derive(Debug, Default)]
-struct Interner {
-    codes: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl Interner {
-    fn intern(&mut self, code: &str) -> u32 {
-        if let Some(i) = self.index.get(code) {
-            return *i;
-        }
-        let i = self.codes.len() as u32;
-        self.codes.push(code.to_owned());
-        self.index.insert(code.to_owned(), i);
-        i
-    }
-
-    fn get(&self, i: u32) -> &str {
-        &self.codes[i as usize]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -925,47 +733,6 @@ mod tests {
     fn a_live_dossier_is_72_bytes() {
         assert_eq!(std::mem::size_of::<LiveDossier>(), 72);
         assert_eq!(std::mem::size_of::<PauseOf>(), 24);
-    }
-
-    #[test]
-    fn finds_the_pauses_of_one_dossier() {
-        let p = |dossier, at| PauseOf {
-            dossier,
-            requested_at: at,
-            resumed_at: NONE,
-        };
-        let pauses = Pauses::new(vec![p(9, 1), p(3, 7), p(1, 10), p(3, 5)]);
-        assert_eq!(pauses.of(3), &[p(3, 5), p(3, 7)]);
-        assert_eq!(pauses.of(9), &[p(9, 1)]);
-        assert!(pauses.of(2).is_empty());
-        assert!(pauses.of(10).is_empty());
-        // Keys sharing a bucket (the top bits) with one that has pauses.
-        assert!(pauses.of(3 + 1).is_empty());
-        assert!(pauses.of(u64::MAX).is_empty());
-        let high = |k: u64| PauseOf {
-            dossier: k,
-            ..p(0, 1)
-        };
-        let pauses = Pauses::new((0..1000).map(|i| high(i * (u64::MAX / 999))).collect());
-        for i in 0..1000 {
-            assert_eq!(
-                pauses.of(i * (u64::MAX / 999)),
-                &[high(i * (u64::MAX / 999))]
-            );
-            assert!(pauses.of(i * (u64::MAX / 999) + 1).is_empty());
-        }
-    }
-
-    #[test]
-    fn finds_apologies() {
-        let apologies = Apologies::new(vec![u64::MAX, 0, 7, 7, 1 << 63]);
-        for k in [u64::MAX, 0, 7, 1 << 63] {
-            assert!(apologies.contains(k), "{k}");
-        }
-        for k in [1, 6, 8, (1 << 63) - 1, (1 << 63) + 1, u64::MAX - 1] {
-            assert!(!apologies.contains(k), "{k}");
-        }
-        assert!(!Apologies::new(Vec::new()).contains(0));
     }
 
     #[test]

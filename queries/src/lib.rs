@@ -13,6 +13,7 @@ pub mod classify;
 pub mod demo;
 pub mod incremental;
 pub mod judge;
+mod lookup;
 pub mod lunar;
 pub mod model;
 pub mod report;
@@ -58,9 +59,33 @@ impl Reader {
         Ok(Reader { source, files })
     }
 
-    /// Reads and judges every row.
+    /// Reads and judges every row. Dossier rows are judged as they stream
+    /// in and dropped, so the read holds the dataset (about 100 bytes a
+    /// dossier), never the source's rows.
     pub async fn read(&self, zone: FixedOffset) -> Result<Dataset, SourceError> {
-        let rows = self.source.load(&self.files, zone).await?;
-        Ok(judge::build_dataset(rows))
+        let (source, files) = (&self.source, &self.files);
+        let mut catalogue = model::SourceRows::default();
+        source.catalogue(files, zone, &mut catalogue).await?;
+        let (pauses, apologies) = lookup::pauses_and_apologies(source, files, zone, None).await?;
+        let mut builder = judge::DatasetBuilder::new(
+            &catalogue.agencies,
+            &catalogue.sectors,
+            &catalogue.procedures,
+        );
+        source
+            .stream_dossiers(files, zone, None, &mut |row| {
+                let k = lookup::key(&row.code);
+                let own = pauses.of(k).iter().map(lookup::PauseOf::pause);
+                builder.dossier(k, &row, own, apologies.contains(k));
+            })
+            .await?;
+        source
+            .stream_evaluations(files, zone, None, &mut |e| builder.evaluation(&e))
+            .await?;
+        let mut dataset = builder.finish();
+        dataset.dossiers.shrink_to_fit();
+        dataset.pauses.shrink_to_fit();
+        dataset.evaluations.shrink_to_fit();
+        Ok(dataset)
     }
 }

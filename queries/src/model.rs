@@ -186,7 +186,7 @@ pub enum Stage {
 
 /// An intake dossier in compact form: indices instead of codes, instants as
 /// [`Ts`]. About 80 bytes a dossier plus its pauses.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dossier {
     pub agency: u32,
     pub sector: u32,
@@ -212,7 +212,7 @@ pub struct Pause {
     pub end: Option<Ts>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub agency: u32,
     pub rating: Rating,
@@ -220,7 +220,7 @@ pub struct Evaluation {
 }
 
 /// Judged, indexed source data: what every KPI is computed from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dataset {
     /// Agency codes, sorted; a dossier's or evaluation's `agency` indexes here.
     pub agency_codes: Vec<String>,
@@ -229,7 +229,9 @@ pub struct Dataset {
     /// Sector codes, sorted (`unknown` for dossiers whose procedure is not in the catalogue).
     pub sector_codes: Vec<String>,
     pub sectors: Vec<Option<Sector>>,
-    /// Intake dossiers, in order of their code.
+    /// Intake dossiers, in an order fixed by their codes, not by the order
+    /// the engine returned them: by code ([`crate::judge::build_dataset`]),
+    /// or by a 64-bit hash of it (a streamed read, which keeps no codes).
     pub dossiers: Vec<Dossier>,
     pub pauses: Vec<Pause>,
     pub evaluations: Vec<Evaluation>,
