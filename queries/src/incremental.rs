@@ -26,7 +26,7 @@
 //! Memory is therefore the settled snapshot (it grows with the number of
 //! series, not of dossiers) plus the live rows (open dossiers and about
 //! [`SETTLE_AFTER`] of activity). During a full read add the supplements
-//! (24 bytes each) and the apologies (8 bytes each), each with 4 to 8 bytes of
+//! (24 bytes each) and the apologies (8 bytes each), each with 5 to 10 bytes of
 //! index, held until the read ends.
 //!
 //! When an incremental refresh cannot be exact it says so
@@ -471,7 +471,13 @@ impl Sorter {
     fn run(mut self, work: std::sync::mpsc::Receiver<Work>) -> Sorted {
         for batch in work {
             match batch {
-                Work::Dossiers(rows) => rows.into_iter().for_each(|r| self.dossier(r)),
+                Work::Dossiers(rows) => {
+                    let keys: Vec<u64> = rows.iter().map(|r| key(&r.code)).collect();
+                    let found = self.pauses.find_each(&keys);
+                    for ((row, k), pauses) in rows.into_iter().zip(keys).zip(found) {
+                        self.dossier(row, k, pauses);
+                    }
+                }
                 Work::Evaluations(rows) => rows.into_iter().for_each(|e| self.evaluation(e)),
             }
         }
@@ -484,9 +490,8 @@ impl Sorter {
         }
     }
 
-    fn dossier(&mut self, row: DossierRow) {
-        let k = key(&row.code);
-        let row_pauses = self.pauses.of(k);
+    fn dossier(&mut self, row: DossierRow, k: u64, found: std::ops::Range<usize>) {
+        let row_pauses = self.pauses.at(found);
         let apology = self.apologies.contains(k);
         if settles(&row, self.cut) {
             let pauses = row_pauses.iter().map(PauseOf::pause);

@@ -2,7 +2,7 @@
 //! and apologies of each dossier, and the codes it refers to.
 //!
 //! Supplements and apologies are read first and held compactly under a
-//! 64-bit key of their dossier's code (24 and 8 bytes each, plus 4 to 8 of
+//! 64-bit key of their dossier's code (24 and 8 bytes each, plus 5 to 10 of
 //! index); then every dossier row is judged as it arrives and dropped, so
 //! no read holds the source's rows. The exporter's ledger and the
 //! dashboard's dataset both read this way.
@@ -97,10 +97,28 @@ impl Pauses {
 
     /// The dossier's pauses, by request time.
     pub(crate) fn of(&self, dossier: u64) -> &[PauseOf] {
-        let bucket = &self.sorted[self.index.bucket(dossier)];
+        self.at(self.find(dossier))
+    }
+
+    /// Where the dossier's pauses are (see [`Pauses::at`]).
+    fn find(&self, dossier: u64) -> std::ops::Range<usize> {
+        let range = self.index.bucket(dossier);
+        let bucket = &self.sorted[range.clone()];
         let start = bucket.partition_point(|p| p.dossier < dossier);
         let end = bucket.partition_point(|p| p.dossier <= dossier);
-        &bucket[start..end]
+        range.start + start..range.start + end
+    }
+
+    /// [`Pauses::find`] for many dossiers. One lookup at a time, each waits
+    /// for its cache misses (at 10 million dossiers, a tenth of a full
+    /// read); a loop of lookups that do not depend on each other lets the
+    /// processor wait for many at once.
+    pub(crate) fn find_each(&self, dossiers: &[u64]) -> Vec<std::ops::Range<usize>> {
+        dossiers.iter().map(|k| self.find(*k)).collect()
+    }
+
+    pub(crate) fn at(&self, found: std::ops::Range<usize>) -> &[PauseOf] {
+        &self.sorted[found]
     }
 }
 
@@ -127,11 +145,21 @@ impl Apologies {
 /// evenly over `u64`, so their top bits cut the list into buckets of about
 /// one entry: a lookup is one read here and one there. A binary search over
 /// the 870,000 supplements of a 10-million-dossier source took a tenth of a
-/// full read in cache misses; this costs 4 bytes per entry, at most 8.
+/// full read in cache misses; this costs 4 bytes per bucket (a bucket per
+/// entry, at most two).
+///
+/// Most dossiers have no supplement and no apology, yet at 10 million
+/// dossiers those two reads, both cache misses, still took 15 % of a full
+/// read. A bit per eighth of a bucket, set where a key falls, answers "none"
+/// for nine lookups in ten with one read from a table eight times smaller
+/// (1 MB for a million supplements), which stays in cache.
 struct KeyIndex {
     /// `starts[b]..starts[b + 1]`: the entries whose key's top bits are `b`.
     starts: Vec<u32>,
     shift: u32,
+    /// Bit `key >> present_shift` is set when an entry may have that key.
+    present: Vec<u64>,
+    present_shift: u32,
 }
 
 impl KeyIndex {
@@ -140,17 +168,32 @@ impl KeyIndex {
         let shift = 64 - bits;
         let buckets = 1usize << bits;
         let mut starts = vec![0u32; buckets + 1];
+        // 8 bits a bucket (at least 16 buckets, so at least two words).
+        let present_shift = shift - 3;
+        let mut present = vec![0u64; buckets * 8 / 64];
         // Count per bucket, then turn the counts into starts.
         for k in sorted_keys {
             starts[(k >> shift) as usize + 1] += 1;
+            let bit = (k >> present_shift) as usize;
+            present[bit / 64] |= 1 << (bit % 64);
         }
         for b in 1..=buckets {
             starts[b] += starts[b - 1];
         }
-        KeyIndex { starts, shift }
+        KeyIndex {
+            starts,
+            shift,
+            present,
+            present_shift,
+        }
     }
 
+    /// The range of entries that may hold `key` (empty when none can).
     fn bucket(&self, key: u64) -> std::ops::Range<usize> {
+        let bit = (key >> self.present_shift) as usize;
+        if self.present[bit / 64] & (1 << (bit % 64)) == 0 {
+            return 0..0;
+        }
         let b = (key >> self.shift) as usize;
         self.starts[b] as usize..self.starts[b + 1] as usize
     }
@@ -232,5 +275,42 @@ mod tests {
             assert!(!apologies.contains(k), "{k}");
         }
         assert!(!Apologies::new(Vec::new()).contains(0));
+    }
+
+    /// The presence bits may say "maybe" for a key that is absent, never
+    /// "no" for one that is there.
+    #[test]
+    fn every_key_is_found_among_many() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            // xorshift64: spread like the hashes the index is built for.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let keys: Vec<u64> = (0..50_000).map(|_| next()).collect();
+        let pause = |dossier| PauseOf {
+            dossier,
+            requested_at: 1,
+            resumed_at: NONE,
+        };
+        let pauses = Pauses::new(keys.iter().map(|k| pause(*k)).collect());
+        let apologies = Apologies::new(keys.clone());
+        for k in &keys {
+            assert_eq!(pauses.of(*k), &[pause(*k)]);
+            assert!(apologies.contains(*k));
+        }
+        let absent: Vec<u64> = (0..50_000).map(|_| next()).collect();
+        for k in &absent {
+            assert!(pauses.of(*k).is_empty());
+            assert!(!apologies.contains(*k));
+        }
+        // Most absent keys are turned away by the presence bits alone.
+        let turned_away = absent
+            .iter()
+            .filter(|k| pauses.index.bucket(**k).is_empty())
+            .count();
+        assert!(turned_away > 40_000, "{turned_away}");
     }
 }

@@ -3,3 +3,4 @@ mod engines;
 mod grafana;
 mod incremental;
 mod support;
+mod vendor_types;
