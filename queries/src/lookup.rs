@@ -117,6 +117,7 @@ impl Pauses {
         dossiers.iter().map(|k| self.find(*k)).collect()
     }
 
+    /// The pauses at a range [`Pauses::find_each`] gave.
     pub(crate) fn at(&self, found: std::ops::Range<usize>) -> &[PauseOf] {
         &self.sorted[found]
     }

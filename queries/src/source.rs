@@ -868,6 +868,46 @@ fn parse_instant_fast(s: &str) -> Option<Ts> {
     Some(ts_of(date.and_hms_opt(0, 0, 0)?) + hh * 3600 + mm * 60 + ss)
 }
 
+// What a cell holding text says, when the column should hold something
+// else: vendors store numbers, booleans and timestamps as text. One set of
+// rules for every engine (`sqlite_native.rs` reads SQLite with them too).
+
+fn int_of_text(col: &'static str, s: &str) -> Result<i64, CellError> {
+    s.trim()
+        .parse()
+        .map_err(|_| cell_error(col, format!("{s:?} is not a whole number")))
+}
+
+fn float_of_text(col: &'static str, s: &str) -> Result<f64, CellError> {
+    s.trim()
+        .parse()
+        .map_err(|_| cell_error(col, format!("{s:?} is not a number")))
+}
+
+fn bool_of_text(col: &'static str, s: &str) -> Result<bool, CellError> {
+    match s.trim() {
+        "t" | "true" | "TRUE" | "1" | "y" | "yes" => Ok(true),
+        "f" | "false" | "FALSE" | "0" | "n" | "no" | "" => Ok(false),
+        s => Err(cell_error(col, format!("{s:?} is not a boolean"))),
+    }
+}
+
+/// `None` for blank text, which some systems store for "not yet".
+fn instant_of_text(col: &'static str, s: &str, zone: FixedOffset) -> Result<Option<Ts>, CellError> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_instant_fast(s)
+        .or_else(|| parse_instant(s, zone))
+        .map(Some)
+        .ok_or_else(|| {
+            cell_error(
+                col,
+                format!("{s:?} is not a timestamp (YYYY-MM-DD HH:MM:SS)"),
+            )
+        })
+}
+
 macro_rules! impl_cells {
     ($row:ty, text_timestamps: $text_first:literal) => {
         impl Cells for Located<'_, $row> {
@@ -921,14 +961,7 @@ macro_rules! impl_cells {
                     return Ok(v.map(i64::from));
                 }
                 if let Ok(v) = self.row.try_get::<Option<String>, _>(i) {
-                    return match v {
-                        None => Ok(None),
-                        Some(s) => {
-                            s.trim().parse().map(Some).map_err(|_| {
-                                cell_error(col, format!("{s:?} is not a whole number"))
-                            })
-                        }
-                    };
+                    return v.map(|s| int_of_text(col, &s)).transpose();
                 }
                 Err(cell_error(
                     col,
@@ -948,14 +981,7 @@ macro_rules! impl_cells {
                     return Ok(v.map(|v| v as f64));
                 }
                 if let Ok(v) = self.row.try_get::<Option<String>, _>(i) {
-                    return match v {
-                        None => Ok(None),
-                        Some(s) => s
-                            .trim()
-                            .parse()
-                            .map(Some)
-                            .map_err(|_| cell_error(col, format!("{s:?} is not a number"))),
-                    };
+                    return v.map(|s| float_of_text(col, &s)).transpose();
                 }
                 Err(cell_error(
                     col,
@@ -975,12 +1001,7 @@ macro_rules! impl_cells {
                     return Ok(v.map(|v| v != 0));
                 }
                 if let Ok(v) = self.row.try_get::<Option<String>, _>(i) {
-                    return match v.as_deref().map(str::trim) {
-                        None => Ok(None),
-                        Some("t" | "true" | "TRUE" | "1" | "y" | "yes") => Ok(Some(true)),
-                        Some("f" | "false" | "FALSE" | "0" | "n" | "no" | "") => Ok(Some(false)),
-                        Some(s) => Err(cell_error(col, format!("{s:?} is not a boolean"))),
-                    };
+                    return v.map(|s| bool_of_text(col, &s)).transpose();
                 }
                 Err(cell_error(col, "expected a boolean"))
             }
@@ -996,19 +1017,10 @@ macro_rules! impl_cells {
                 }
                 if $text_first {
                     if let Ok(v) = self.row.try_get::<Option<&str>, _>(i) {
-                        return match v {
-                            None => Ok(None),
-                            Some(s) if s.trim().is_empty() => Ok(None),
-                            Some(s) => parse_instant_fast(s)
-                                .or_else(|| parse_instant(s, zone))
-                                .map(Some)
-                                .ok_or_else(|| {
-                                    cell_error(
-                                        col,
-                                        format!("{s:?} is not a timestamp (YYYY-MM-DD HH:MM:SS)"),
-                                    )
-                                }),
-                        };
+                        return Ok(v
+                            .map(|s| instant_of_text(col, s, zone))
+                            .transpose()?
+                            .flatten());
                     }
                 }
                 if let Ok(v) = self.row.try_get::<Option<NaiveDateTime>, _>(i) {
@@ -1021,16 +1033,10 @@ macro_rules! impl_cells {
                     return Ok(v.map(|d| ts_of(d.and_hms_opt(0, 0, 0).expect("midnight"))));
                 }
                 if let Ok(v) = self.row.try_get::<Option<String>, _>(i) {
-                    return match v {
-                        None => Ok(None),
-                        Some(s) if s.trim().is_empty() => Ok(None),
-                        Some(s) => parse_instant(&s, zone).map(Some).ok_or_else(|| {
-                            cell_error(
-                                col,
-                                format!("{s:?} is not a timestamp (YYYY-MM-DD HH:MM:SS)"),
-                            )
-                        }),
-                    };
+                    return Ok(v
+                        .map(|s| instant_of_text(col, &s, zone))
+                        .transpose()?
+                        .flatten());
                 }
                 Err(cell_error(col, "expected a timestamp"))
             }

@@ -17,7 +17,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, InterruptHandle, OpenFlags};
 use tokio::sync::mpsc;
 
-use super::{CellError, Cells, cell_error, parse_instant, parse_instant_fast};
+use super::{
+    CellError, Cells, bool_of_text, cell_error, float_of_text, instant_of_text, int_of_text,
+};
 use crate::model::Ts;
 
 /// Rows per batch sent to the async side.
@@ -176,13 +178,7 @@ impl Cells for NativeRow<'_> {
         match self.value(col)? {
             ValueRef::Null => Ok(None),
             ValueRef::Integer(i) => Ok(Some(i)),
-            ValueRef::Text(b) => {
-                let s = utf8(col, b)?;
-                s.trim()
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| cell_error(col, format!("{s:?} is not a whole number")))
-            }
+            ValueRef::Text(b) => int_of_text(col, utf8(col, b)?).map(Some),
             ValueRef::Real(_) | ValueRef::Blob(_) => Err(cell_error(
                 col,
                 "expected a whole number (cast it to an integer type)",
@@ -195,13 +191,7 @@ impl Cells for NativeRow<'_> {
             ValueRef::Null => Ok(None),
             ValueRef::Real(f) => Ok(Some(f)),
             ValueRef::Integer(i) => Ok(Some(i as f64)),
-            ValueRef::Text(b) => {
-                let s = utf8(col, b)?;
-                s.trim()
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| cell_error(col, format!("{s:?} is not a number")))
-            }
+            ValueRef::Text(b) => float_of_text(col, utf8(col, b)?).map(Some),
             ValueRef::Blob(_) => Err(cell_error(col, "expected a number")),
         }
     }
@@ -210,11 +200,7 @@ impl Cells for NativeRow<'_> {
         match self.value(col)? {
             ValueRef::Null => Ok(None),
             ValueRef::Integer(i) => Ok(Some(i != 0)),
-            ValueRef::Text(b) => match utf8(col, b)?.trim() {
-                "t" | "true" | "TRUE" | "1" | "y" | "yes" => Ok(Some(true)),
-                "f" | "false" | "FALSE" | "0" | "n" | "no" | "" => Ok(Some(false)),
-                s => Err(cell_error(col, format!("{s:?} is not a boolean"))),
-            },
+            ValueRef::Text(b) => bool_of_text(col, utf8(col, b)?).map(Some),
             ValueRef::Real(_) | ValueRef::Blob(_) => Err(cell_error(col, "expected a boolean")),
         }
     }
@@ -222,21 +208,7 @@ impl Cells for NativeRow<'_> {
     fn instant(&self, col: &'static str, zone: FixedOffset) -> Result<Option<Ts>, CellError> {
         match self.value(col)? {
             ValueRef::Null => Ok(None),
-            ValueRef::Text(b) => {
-                let s = utf8(col, b)?;
-                if s.trim().is_empty() {
-                    return Ok(None);
-                }
-                parse_instant_fast(s)
-                    .or_else(|| parse_instant(s, zone))
-                    .map(Some)
-                    .ok_or_else(|| {
-                        cell_error(
-                            col,
-                            format!("{s:?} is not a timestamp (YYYY-MM-DD HH:MM:SS)"),
-                        )
-                    })
-            }
+            ValueRef::Text(b) => instant_of_text(col, utf8(col, b)?, zone),
             // SQLite's own conventions, as sqlx decodes them: integers are
             // Unix seconds, reals are Julian days.
             ValueRef::Integer(i) => Ok(Some(i)),
