@@ -88,9 +88,10 @@ pub fn build_dataset(rows: SourceRows) -> Dataset {
 }
 
 /// Builds a [`Dataset`] from rows handed over one at a time: each is judged
-/// and kept in compact form ([`Dossier`], 80 bytes, plus 16 a pause) as it
-/// arrives, so a read of ten million dossiers never holds their rows (about
-/// 350 bytes each with their strings).
+/// and kept in compact form ([`Dossier`], 80 bytes, 88 with its key until
+/// [`DatasetBuilder::finish`], plus 24 a pause) as it arrives, so a read of
+/// ten million dossiers never holds their rows (about 350 bytes each with
+/// their strings).
 ///
 /// [`DatasetBuilder::finish`] hands over what was added since the last call
 /// and keeps the catalogue and the codes seen, so one builder can also cut a
@@ -128,15 +129,22 @@ impl DatasetBuilder {
                 (p.code.clone(), (sector, p.deadline_days))
             })
             .collect();
+        // A code listed twice keeps its first entry, as a lookup by code would.
+        let mut catalogue_agencies = HashMap::new();
+        for a in agencies {
+            catalogue_agencies
+                .entry(a.code.clone())
+                .or_insert_with(|| a.clone());
+        }
+        let mut catalogue_sectors = HashMap::new();
+        for s in sectors {
+            catalogue_sectors
+                .entry(s.code.clone())
+                .or_insert_with(|| s.clone());
+        }
         DatasetBuilder {
-            catalogue_agencies: agencies
-                .iter()
-                .map(|a| (a.code.clone(), a.clone()))
-                .collect(),
-            catalogue_sectors: sectors
-                .iter()
-                .map(|s| (s.code.clone(), s.clone()))
-                .collect(),
+            catalogue_agencies,
+            catalogue_sectors,
             procedures,
             agency_codes,
             sector_codes,
@@ -376,5 +384,28 @@ mod tests {
         );
         assert!(second.dossiers.iter().all(|d| d.pauses == (0, 0)));
         assert_eq!(second.rejected_count(RejectReason::UnknownStatus), 0);
+    }
+
+    #[test]
+    fn a_code_listed_twice_in_the_catalogue_keeps_its_first_entry() {
+        let agency = |name: &str| Agency {
+            code: "A".into(),
+            name: name.into(),
+            parent_code: None,
+            level: "province".into(),
+        };
+        let sector = |name: &str| Sector {
+            code: "S".into(),
+            name: name.into(),
+        };
+        let dataset = DatasetBuilder::new(
+            &[agency("first"), agency("second")],
+            &[sector("first"), sector("second")],
+            &[],
+        )
+        .finish();
+        assert_eq!(dataset.agency_codes, ["A"]);
+        assert_eq!(dataset.agencies, [Some(agency("first"))]);
+        assert_eq!(dataset.sectors, [Some(sector("first"))]);
     }
 }

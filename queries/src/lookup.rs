@@ -152,8 +152,8 @@ impl Apologies {
 /// Most dossiers have no supplement and no apology, yet at 10 million
 /// dossiers those two reads, both cache misses, still took 15 % of a full
 /// read. A bit per eighth of a bucket, set where a key falls, answers "none"
-/// for nine lookups in ten with one read from a table eight times smaller
-/// (1 MB for a million supplements), which stays in cache.
+/// for nine lookups in ten with one read from a table a quarter the size of
+/// the bucket table (1 MB for a million supplements), more often in cache.
 struct KeyIndex {
     /// `starts[b]..starts[b + 1]`: the entries whose key's top bits are `b`.
     starts: Vec<u32>,
