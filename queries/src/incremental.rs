@@ -50,7 +50,7 @@ use crate::classify::Judge;
 use crate::judge::{DatasetBuilder, Verdict, judge_dossier};
 use crate::lookup::{Apologies, Interner, NONE, PauseOf, Pauses, key, pauses_and_apologies, some};
 use crate::model::{
-    Dataset, DossierRow, EvaluationRow, SECONDS_PER_DAY, SourceRows, Stage, Ts, datetime_of,
+    Dataset, DossierRow, EvaluationRow, Pause, SECONDS_PER_DAY, SourceRows, Stage, Ts, datetime_of,
 };
 use crate::report::{PeriodConvention, PeriodName};
 use crate::shard::AgencyFilter;
@@ -371,13 +371,12 @@ impl Ledger {
             );
             for (k, d) in dossiers {
                 // Live rows keep no code: the key stands in for it.
-                let pauses = d.pauses.iter().map(|p| PauseOf {
-                    dossier: *k,
-                    requested_at: p.0,
-                    resumed_at: p.1,
+                let pauses = d.pauses.iter().map(|&(start, end)| Pause {
+                    start,
+                    end: some(end),
                 });
                 let row = d.row(String::new(), &self.codes);
-                batch.dossier(*k, &row, pauses.map(|p| p.pause()), d.flags & APOLOGY != 0);
+                batch.dossier(*k, &row, pauses, d.flags & APOLOGY != 0);
             }
             for e in &evaluations {
                 batch.evaluation(e);
