@@ -83,6 +83,7 @@ impl AppState {
             read_only: true,
             connect_timeout: config.connect_timeout,
             query_timeout: Some(config.query_timeout),
+            ..Default::default()
         };
         let reader = Reader::open(&url, config.queries_dir.as_deref(), &options)?;
         let store = Store::new(reader, calendar.timezone(), config.cache_ttl)

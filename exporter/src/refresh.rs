@@ -73,6 +73,7 @@ impl Pipeline {
             read_only: true,
             connect_timeout: settings.connect_timeout,
             query_timeout: Some(settings.query_timeout),
+            ..Default::default()
         };
         let reader = Reader::open(url.expose(), settings.queries_dir.as_deref(), &options)?;
         Ok(Pipeline {

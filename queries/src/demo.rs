@@ -199,7 +199,7 @@ pub async fn write_demo(
     }
     match source {
         Source::Sqlite(pool) => fill!(pool),
-        Source::Postgres(pool) => fill!(pool),
+        Source::Postgres(pool, _) => fill!(pool),
         Source::MySql(pool) => fill!(pool),
     }
     bar.finish_and_clear();
@@ -2951,7 +2951,7 @@ mod tests {
             };
             let source = Source::open(&url(&names[0]), &writable).unwrap();
             let inserted = write_demo(&source, &config, false).await.unwrap();
-            let Source::Postgres(insert_pool) = &source else {
+            let Source::Postgres(insert_pool, _) = &source else {
                 unreachable!()
             };
             let by_insert = pg_tables(insert_pool).await;

@@ -76,7 +76,7 @@ async fn strings(source: &Source, sql: &str) -> Vec<String> {
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
     match source {
         Source::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await,
-        Source::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+        Source::Postgres(p, _) => sqlx::query_scalar(sql).fetch_all(p).await,
         Source::MySql(p) => sqlx::query_scalar(sql).fetch_all(p).await,
     }
     .unwrap_or_else(|e| panic!("{e}"))

@@ -54,7 +54,7 @@ impl Engine {
 pub struct ThrowawayDb {
     pub engine: Engine,
     pub url: String,
-    name: String,
+    pub name: String,
 }
 
 impl ThrowawayDb {
