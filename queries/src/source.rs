@@ -901,7 +901,11 @@ fn float_of_text(col: &'static str, s: &str) -> Result<f64, CellError> {
         .map_err(|_| cell_error(col, format!("{s:?} is not a number")))
 }
 
+/// A whole number is true unless 0, as an integer column's would be.
 fn bool_of_text(col: &'static str, s: &str) -> Result<bool, CellError> {
+    if let Ok(i) = s.trim().parse::<i64>() {
+        return Ok(i != 0);
+    }
     match s.trim() {
         "t" | "true" | "TRUE" | "1" | "y" | "yes" => Ok(true),
         "f" | "false" | "FALSE" | "0" | "n" | "no" | "" => Ok(false),
@@ -937,6 +941,9 @@ macro_rules! impl_cells {
                     return Ok(v.map(|v| v.to_string()));
                 }
                 if let Ok(v) = self.row.try_get::<Option<i32>, _>(i) {
+                    return Ok(v.map(|v| v.to_string()));
+                }
+                if let Ok(v) = self.row.try_get::<Option<i16>, _>(i) {
                     return Ok(v.map(|v| v.to_string()));
                 }
                 Err(cell_error(col, "expected text"))
@@ -1242,6 +1249,27 @@ mod tests {
         ] {
             assert_eq!(parse_instant_fast(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn text_booleans_follow_one_rule() {
+        for (text, want) in [
+            ("t", true),
+            ("yes", true),
+            ("2", true),
+            ("-1", true),
+            (" 1 ", true),
+        ] {
+            assert_eq!(bool_of_text("b", text).ok(), Some(want), "{text}");
+        }
+        for (text, want) in [("f", false), ("no", false), ("00", false), ("", false)] {
+            assert_eq!(bool_of_text("b", text).ok(), Some(want), "{text}");
+        }
+        let err = bool_of_text("digitized", "maybe").unwrap_err();
+        assert_eq!(
+            (err.column, err.message.as_str()),
+            ("digitized", "\"maybe\" is not a boolean")
+        );
     }
 
     #[test]

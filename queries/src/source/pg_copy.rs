@@ -97,7 +97,9 @@ pub(super) async fn read<T>(
     };
     let mut stream = match checkout.conn.copy_out_raw(&plan.statement).await {
         Ok(stream) => stream,
-        Err(sqlx::Error::Database(_)) => return Ok(Outcome::Refused),
+        Err(sqlx::Error::Database(e)) if refused(e.code().as_deref()) => {
+            return Ok(Outcome::Refused);
+        }
         Err(e) => return Err(classify(file, e)),
     };
     let mut parser = Parser::new(plan.oids.len());
@@ -134,6 +136,14 @@ pub(super) async fn read<T>(
     }
     checkout.done = true;
     Ok(Outcome::Read(count))
+}
+
+/// Whether an error before any data means COPY's form of the query is not
+/// accepted (a syntax error, an unsupported feature), so the plain query may
+/// be: anything else (permissions, a timeout, a cancel) is the query's own
+/// failure and is reported, not run a second time.
+fn refused(sqlstate: Option<&str>) -> bool {
+    matches!(sqlstate, Some("42601" | "0A000"))
 }
 
 /// A pooled connection that is closed, not returned to the pool, unless the
@@ -289,6 +299,14 @@ fn header_end<E>(data: &[u8]) -> Result<Option<usize>, Stop<E>> {
     }
     if !data.starts_with(SIGNATURE) {
         return Err(malformed("COPY data without the binary signature"));
+    }
+    // Bits 16-31 of the flags are critical: a reader must stop on any it
+    // does not know (bit 16, OIDs in each row, is gone since PostgreSQL 12).
+    let flags = read_i32(data, SIGNATURE.len()).unwrap_or(0);
+    if flags as u32 >> 16 != 0 {
+        return Err(malformed(format!(
+            "COPY data with critical flags {flags:#x}"
+        )));
     }
     let extension = read_i32(data, SIGNATURE.len() + 4).unwrap_or(0);
     if extension < 0 {
@@ -601,6 +619,11 @@ mod tests {
         // Not COPY's binary format at all.
         let err = parse_in_pieces(b"code\tstatus\nHS-1\t4\n.........", 64).unwrap_err();
         assert!(err.contains("signature"), "{err}");
+        // A critical flag this reader does not know (OIDs in each row).
+        let mut oids = good.clone();
+        oids[SIGNATURE.len() + 1] = 1;
+        let err = parse_in_pieces(&oids, 64).unwrap_err();
+        assert!(err.contains("critical flags"), "{err}");
         // Data after the trailer.
         let mut extra = good.clone();
         extra.extend_from_slice(&1i16.to_be_bytes());

@@ -43,11 +43,21 @@ enum Path {
 /// Loads `ddl` and the two rows into a throwaway database and reads the
 /// dossiers back with `dossiers_sql` (the embedded file when `None`).
 async fn read_back(ddl: &str, path: Path, dossiers_sql: Option<&str>) -> Option<Vec<DossierRow>> {
+    read_back_after(ddl, "", path, dossiers_sql).await
+}
+
+/// [`read_back`], with `then` run after the rows are inserted.
+async fn read_back_after(
+    ddl: &str,
+    then: &str,
+    path: Path,
+    dossiers_sql: Option<&str>,
+) -> Option<Vec<DossierRow>> {
     let db = ThrowawayDb::create(Engine::Postgres).await?;
     let writer = db.writer();
     // TIMESTAMPTZ text is read in the session's zone: make it +07:00.
     writer
-        .execute_script(&format!("SET TIME ZONE '+07'; {ddl} {ROWS}"))
+        .execute_script(&format!("SET TIME ZONE '+07'; {ddl} {ROWS} {then}"))
         .await
         .expect("load");
     writer.close().await;
@@ -115,6 +125,22 @@ async fn copy_and_row_by_row_read_every_column_type_alike() {
             };
             assert_eq!(rows, expected(), "{path:?} over {ddl}");
         }
+    }
+}
+
+/// A boolean stored as text holding a number is true unless 0, on both
+/// paths, as an integer column's would be.
+#[tokio::test]
+async fn text_booleans_holding_numbers_read_alike_on_both_paths() {
+    let then = "UPDATE dossiers SET e_result = '2', paid_online = 0 WHERE code = 'HS-1';";
+    let mut want = expected();
+    want[0].e_result = true;
+    want[0].paid_online = false;
+    for path in [Path::Copy, Path::RowByRow] {
+        let Some(rows) = read_back_after(OTHER, then, path, None).await else {
+            return;
+        };
+        assert_eq!(rows, want, "{path:?}");
     }
 }
 
