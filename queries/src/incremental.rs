@@ -55,7 +55,7 @@ use crate::model::{
 use crate::report::{PeriodConvention, PeriodName};
 use crate::shard::AgencyFilter;
 use crate::snapshot::{Snapshot, current_periods};
-use crate::source::{RowKind, Source, SourceError, SqlFiles};
+use crate::source::{RowKind, Source, SourceError, SqlFiles, query_body};
 
 /// How long a dossier must have been ended and untouched before its
 /// contribution is settled. Long enough that the usual late steps (the
@@ -594,8 +594,7 @@ fn empty_snapshot(calendar: &WorkCalendar, now: Ts, convention: PeriodConvention
 
 /// `dossier_code IN (codes of dossiers.sql where condition)`.
 fn dossiers_where(files: &SqlFiles, condition: &str) -> String {
-    let dossiers = files.get(RowKind::Dossiers).text.trim_end();
-    let dossiers = dossiers.trim_end_matches(';');
+    let dossiers = query_body(&files.get(RowKind::Dossiers).text);
     format!("dossier_code IN (SELECT code FROM (\n{dossiers}\n) motcua_dossiers WHERE {condition})")
 }
 

@@ -703,8 +703,28 @@ const YIELD_EVERY: u64 = 256;
 /// becomes a derived table, so the condition names canonical columns
 /// whatever the vendor's tables are; the engines push it down to indexes.
 pub fn narrowed(sql: &str, condition: &str) -> String {
-    let inner = sql.trim_end().trim_end_matches(';');
+    let inner = query_body(sql);
     format!("SELECT * FROM (\n{inner}\n) motcua_rows WHERE {condition}")
+}
+
+/// A file's query without what may end it but cannot stand inside
+/// parentheses: the final `;` and comment lines after it. Every place that
+/// wraps the query (a derived table, COPY) goes through this. A comment on
+/// the `;`'s own line is left: telling it from `--` in a string literal
+/// would need a SQL lexer; such a file is read row by row and cannot be
+/// narrowed.
+pub fn query_body(sql: &str) -> &str {
+    let mut body = sql.trim_end();
+    loop {
+        let last_line = body.rfind('\n').map_or(0, |i| i + 1);
+        if let Some(rest) = body.strip_suffix(';') {
+            body = rest.trim_end();
+        } else if last_line > 0 && body[last_line..].trim_start().starts_with("--") {
+            body = body[..last_line].trim_end();
+        } else {
+            return body;
+        }
+    }
 }
 
 async fn stream_native<T: Send + 'static>(
@@ -1270,6 +1290,24 @@ mod tests {
             (err.column, err.message.as_str()),
             ("digitized", "\"maybe\" is not a boolean")
         );
+    }
+
+    #[test]
+    fn a_query_body_drops_its_final_semicolon_and_the_comments_after() {
+        let sql =
+            "-- dossiers\nSELECT code\nFROM dossiers -- the table\n;\n-- end\n  -- really\n\n";
+        assert_eq!(
+            query_body(sql),
+            "-- dossiers\nSELECT code\nFROM dossiers -- the table"
+        );
+        assert_eq!(query_body("SELECT 1;;  "), "SELECT 1");
+        // Text that only looks like a comment stays.
+        assert_eq!(query_body("SELECT '--'"), "SELECT '--'");
+        // A one-line comment-only file is not emptied.
+        assert_eq!(query_body("-- nothing"), "-- nothing");
+        // A comment on the `;`'s line is kept (see the doc comment).
+        assert_eq!(query_body("SELECT 1; -- x"), "SELECT 1; -- x");
+        assert!(narrowed("SELECT 1;\n-- end", "x = 1").contains("(\nSELECT 1\n)"));
     }
 
     #[test]

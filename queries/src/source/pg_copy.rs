@@ -23,6 +23,7 @@ use sqlx::{AssertSqlSafe, Column, Executor, Postgres, SqlSafeStr, Statement};
 use super::{
     CellError, Cells, Convert, Located, RowKind, SourceError, SqlFile, YIELD_EVERY, bool_of_text,
     cell_error, check_columns, classify, float_of_text, instant_of_text, int_of_text, locate,
+    query_body,
 };
 use crate::model::{SECONDS_PER_DAY, Ts};
 
@@ -61,7 +62,7 @@ pub(super) async fn plan(
     if !columns.iter().all(|&(_, at)| decoded(oids[at])) {
         return Ok(None);
     }
-    let inner = sql.trim_end().trim_end_matches(';');
+    let inner = query_body(sql);
     Ok(Some(CopyPlan {
         statement: format!("COPY (\n{inner}\n) TO STDOUT (FORMAT binary)"),
         oids,

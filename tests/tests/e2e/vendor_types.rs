@@ -198,3 +198,37 @@ async fn a_bad_cell_in_a_copy_names_its_column_and_the_pool_recovers() {
     reader.source.close().await;
     db.drop_db().await;
 }
+
+/// A file ending in `;` and comment lines is read through COPY and can be
+/// narrowed (as incremental refreshes do): the end is dropped before the
+/// query is wrapped.
+#[tokio::test]
+async fn a_file_ending_in_a_semicolon_and_comments_can_be_wrapped() {
+    let Some(db) = ThrowawayDb::create(Engine::Postgres).await else {
+        return;
+    };
+    let writer = db.writer();
+    writer
+        .execute_script(&format!("{OTHER} {ROWS}"))
+        .await
+        .expect("load");
+    writer.close().await;
+    let dir = std::env::temp_dir().join(format!("motcua-vendor-sql-{}", db.name));
+    std::fs::create_dir_all(&dir).expect("queries dir");
+    let sql = "SELECT * FROM dossiers;\n-- the vendor's note\n-- and another\n";
+    std::fs::write(dir.join("dossiers.sql"), sql).expect("write dossiers.sql");
+    let reader = Reader::open(&db.url, Some(&dir), &ConnectOptions::default()).expect("open");
+    let zone = FixedOffset::east_opt(7 * 3600).expect("zone");
+    let mut codes = Vec::new();
+    reader
+        .source
+        .stream_dossiers(&reader.files, zone, Some("code = 'HS-2'"), &mut |r| {
+            codes.push(r.code)
+        })
+        .await
+        .expect("narrowed read");
+    assert_eq!(codes, vec!["HS-2".to_owned()]);
+    reader.source.close().await;
+    db.drop_db().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
