@@ -5,7 +5,7 @@
 
 use chrono::FixedOffset;
 use motcua_queries::model::{DossierRow, Ts, ts_of};
-use motcua_queries::{ConnectOptions, Reader};
+use motcua_queries::{ConnectOptions, Reader, SourceError};
 
 use crate::support::{Engine, ThrowawayDb};
 
@@ -40,6 +40,59 @@ enum Path {
     RowByRow,
 }
 
+/// A throwaway database with the test's rows, and a reader over it.
+struct Loaded {
+    db: ThrowawayDb,
+    reader: Reader,
+    /// The operator's SQL folder (named after the database, unique to this run).
+    dir: std::path::PathBuf,
+}
+
+impl Loaded {
+    /// Loads `ddl`, the two rows and then `then`, and opens a reader on
+    /// `path` with `dossiers_sql` (the embedded file when `None`).
+    async fn new(ddl: &str, then: &str, path: Path, dossiers_sql: Option<&str>) -> Option<Loaded> {
+        let db = ThrowawayDb::create(Engine::Postgres).await?;
+        let writer = db.writer();
+        // TIMESTAMPTZ text is read in the session's zone: make it +07:00.
+        writer
+            .execute_script(&format!("SET TIME ZONE '+07'; {ddl} {ROWS} {then}"))
+            .await
+            .expect("load");
+        writer.close().await;
+        let dir = std::env::temp_dir().join(format!("motcua-vendor-sql-{}", db.name));
+        if let Some(sql) = dossiers_sql {
+            std::fs::create_dir_all(&dir).expect("queries dir");
+            std::fs::write(dir.join("dossiers.sql"), sql).expect("write dossiers.sql");
+        }
+        let options = ConnectOptions {
+            postgres_copy: matches!(path, Path::Copy),
+            ..ConnectOptions::default()
+        };
+        let queries_dir = dossiers_sql.map(|_| dir.as_path());
+        let reader = Reader::open(&db.url, queries_dir, &options).expect("open");
+        Some(Loaded { db, reader, dir })
+    }
+
+    /// The dossiers where `condition` holds (all when `None`), by code.
+    async fn dossiers(&self, condition: Option<&str>) -> Result<Vec<DossierRow>, SourceError> {
+        let zone = FixedOffset::east_opt(7 * 3600).expect("zone");
+        let mut rows = Vec::new();
+        let source = &self.reader.source;
+        source
+            .stream_dossiers(&self.reader.files, zone, condition, &mut |r| rows.push(r))
+            .await?;
+        rows.sort_by(|a, b| a.code.cmp(&b.code));
+        Ok(rows)
+    }
+
+    async fn drop(self) {
+        self.reader.source.close().await;
+        self.db.drop_db().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Loads `ddl` and the two rows into a throwaway database and reads the
 /// dossiers back with `dossiers_sql` (the embedded file when `None`).
 async fn read_back(ddl: &str, path: Path, dossiers_sql: Option<&str>) -> Option<Vec<DossierRow>> {
@@ -53,37 +106,9 @@ async fn read_back_after(
     path: Path,
     dossiers_sql: Option<&str>,
 ) -> Option<Vec<DossierRow>> {
-    let db = ThrowawayDb::create(Engine::Postgres).await?;
-    let writer = db.writer();
-    // TIMESTAMPTZ text is read in the session's zone: make it +07:00.
-    writer
-        .execute_script(&format!("SET TIME ZONE '+07'; {ddl} {ROWS} {then}"))
-        .await
-        .expect("load");
-    writer.close().await;
-    // Named after the throwaway database, which is unique to this test run.
-    let dir = std::env::temp_dir().join(format!("motcua-vendor-sql-{}", db.name));
-    if let Some(sql) = dossiers_sql {
-        std::fs::create_dir_all(&dir).expect("queries dir");
-        std::fs::write(dir.join("dossiers.sql"), sql).expect("write dossiers.sql");
-    }
-    let options = ConnectOptions {
-        postgres_copy: matches!(path, Path::Copy),
-        ..ConnectOptions::default()
-    };
-    let queries_dir = dossiers_sql.map(|_| dir.as_path());
-    let reader = Reader::open(&db.url, queries_dir, &options).expect("open");
-    let zone = FixedOffset::east_opt(7 * 3600).expect("zone");
-    let mut rows = Vec::new();
-    reader
-        .source
-        .stream_dossiers(&reader.files, zone, None, &mut |r| rows.push(r))
-        .await
-        .expect("read");
-    reader.source.close().await;
-    db.drop_db().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    rows.sort_by(|a, b| a.code.cmp(&b.code));
+    let loaded = Loaded::new(ddl, then, path, dossiers_sql).await?;
+    let rows = loaded.dossiers(None).await.expect("read");
+    loaded.drop().await;
     Some(rows)
 }
 
@@ -160,23 +185,12 @@ async fn a_query_copy_refuses_is_read_row_by_row() {
 /// and the connection that was in the middle of the COPY is not reused.
 #[tokio::test]
 async fn a_bad_cell_in_a_copy_names_its_column_and_the_pool_recovers() {
-    let Some(db) = ThrowawayDb::create(Engine::Postgres).await else {
+    let then = "UPDATE dossiers SET channel = 'by post' WHERE code = 'HS-1';";
+    let Some(loaded) = Loaded::new(OTHER, then, Path::Copy, None).await else {
         return;
     };
-    let writer = db.writer();
-    writer
-        .execute_script(&format!(
-            "{OTHER} {ROWS} UPDATE dossiers SET channel = 'by post' WHERE code = 'HS-1';"
-        ))
-        .await
-        .expect("load");
-    writer.close().await;
-    let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("open");
-    let zone = FixedOffset::east_opt(7 * 3600).expect("zone");
-    let mut rows = Vec::new();
-    let err = reader
-        .source
-        .stream_dossiers(&reader.files, zone, None, &mut |r| rows.push(r))
+    let err = loaded
+        .dossiers(None)
         .await
         .expect_err("\"by post\" is not a channel");
     let message = err.to_string();
@@ -186,17 +200,13 @@ async fn a_bad_cell_in_a_copy_names_its_column_and_the_pool_recovers() {
     );
     assert!(message.contains("dossiers.sql"), "{message}");
     // The pool answers the next read (the half-read COPY's connection was closed).
-    let mut codes = Vec::new();
-    reader
-        .source
-        .stream_dossiers(&reader.files, zone, Some("code = 'HS-2'"), &mut |r| {
-            codes.push(r.code)
-        })
+    let rows = loaded
+        .dossiers(Some("code = 'HS-2'"))
         .await
         .expect("read after the failure");
-    assert_eq!(codes, vec!["HS-2".to_owned()]);
-    reader.source.close().await;
-    db.drop_db().await;
+    let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["HS-2"]);
+    loaded.drop().await;
 }
 
 /// A file ending in `;` and comment lines is read through COPY and can be
@@ -204,31 +214,15 @@ async fn a_bad_cell_in_a_copy_names_its_column_and_the_pool_recovers() {
 /// query is wrapped.
 #[tokio::test]
 async fn a_file_ending_in_a_semicolon_and_comments_can_be_wrapped() {
-    let Some(db) = ThrowawayDb::create(Engine::Postgres).await else {
+    let sql = "SELECT * FROM dossiers;\n-- the vendor's note\n-- and another\n";
+    let Some(loaded) = Loaded::new(OTHER, "", Path::Copy, Some(sql)).await else {
         return;
     };
-    let writer = db.writer();
-    writer
-        .execute_script(&format!("{OTHER} {ROWS}"))
-        .await
-        .expect("load");
-    writer.close().await;
-    let dir = std::env::temp_dir().join(format!("motcua-vendor-sql-{}", db.name));
-    std::fs::create_dir_all(&dir).expect("queries dir");
-    let sql = "SELECT * FROM dossiers;\n-- the vendor's note\n-- and another\n";
-    std::fs::write(dir.join("dossiers.sql"), sql).expect("write dossiers.sql");
-    let reader = Reader::open(&db.url, Some(&dir), &ConnectOptions::default()).expect("open");
-    let zone = FixedOffset::east_opt(7 * 3600).expect("zone");
-    let mut codes = Vec::new();
-    reader
-        .source
-        .stream_dossiers(&reader.files, zone, Some("code = 'HS-2'"), &mut |r| {
-            codes.push(r.code)
-        })
+    let rows = loaded
+        .dossiers(Some("code = 'HS-2'"))
         .await
         .expect("narrowed read");
-    assert_eq!(codes, vec!["HS-2".to_owned()]);
-    reader.source.close().await;
-    db.drop_db().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["HS-2"]);
+    loaded.drop().await;
 }
