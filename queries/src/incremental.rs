@@ -473,8 +473,11 @@ impl Sorter {
                 Work::Dossiers(rows) => {
                     let keys: Vec<u64> = rows.iter().map(|r| key(&r.code)).collect();
                     let found = self.pauses.find_each(&keys);
-                    for ((row, k), pauses) in rows.into_iter().zip(keys).zip(found) {
-                        self.dossier(row, k, pauses);
+                    let apologies = self.apologies.contains_each(&keys);
+                    for (((row, k), pauses), apology) in
+                        rows.into_iter().zip(keys).zip(found).zip(apologies)
+                    {
+                        self.dossier(row, k, pauses, apology);
                     }
                 }
                 Work::Evaluations(rows) => rows.into_iter().for_each(|e| self.evaluation(e)),
@@ -489,9 +492,8 @@ impl Sorter {
         }
     }
 
-    fn dossier(&mut self, row: DossierRow, k: u64, found: std::ops::Range<usize>) {
+    fn dossier(&mut self, row: DossierRow, k: u64, found: std::ops::Range<usize>, apology: bool) {
         let row_pauses = self.pauses.at(found);
-        let apology = self.apologies.contains(k);
         if settles(&row, self.cut) {
             let pauses = row_pauses.iter().map(PauseOf::pause);
             self.batch.dossier(k, &row, pauses, apology);

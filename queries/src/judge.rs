@@ -101,7 +101,7 @@ pub struct DatasetBuilder {
     catalogue_agencies: HashMap<String, Agency>,
     catalogue_sectors: HashMap<String, Sector>,
     /// Procedure code → (sector number, deadline_days).
-    procedures: HashMap<String, (u32, Option<f64>)>,
+    procedures: crate::lookup::CodeMap<(u32, Option<f64>)>,
     agency_codes: Interner,
     sector_codes: Interner,
     /// Each intake dossier with the key of its code, which orders them.
