@@ -70,7 +70,7 @@ pub(super) async fn plan(
     }))
 }
 
-fn oid(ty: &PgTypeInfo) -> u32 {
+pub(super) fn oid(ty: &PgTypeInfo) -> u32 {
     ty.oid().map_or(0, |o| o.0)
 }
 
@@ -415,7 +415,7 @@ const SINCE_1970: Ts = 946_684_800;
 /// A `TIMESTAMP` is microseconds since 2000-01-01 in wall-clock time; a
 /// `TIMESTAMPTZ` the same in UTC, shown in `zone`; a `DATE` is days since
 /// 2000-01-01. Floored to the second, like chrono.
-fn instant(
+pub(super) fn instant(
     col: &'static str,
     oid: u32,
     bytes: &[u8],
@@ -441,6 +441,11 @@ fn instant(
         _ => return None,
     };
     Some(value.ok_or_else(|| cell_error(col, "expected a timestamp")))
+}
+
+/// Whether [`instant`] decodes this type.
+pub(super) fn is_instant(oid: u32) -> bool {
+    matches!(oid, oid::TIMESTAMP | oid::TIMESTAMPTZ | oid::DATE)
 }
 
 /// Seconds of a binary `TIMESTAMP`, or `None` past ±200,000 years, which

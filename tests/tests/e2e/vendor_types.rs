@@ -209,6 +209,31 @@ async fn a_bad_cell_in_a_copy_names_its_column_and_the_pool_recovers() {
     loaded.drop().await;
 }
 
+/// PostgreSQL's `infinity` cannot be a dossier's time: on either path, and
+/// whether the column is a `TIMESTAMP` or a `DATE`, the read fails with an
+/// error naming the column. (sqlx's own decoder panicked on it.)
+#[tokio::test]
+async fn an_infinite_timestamp_is_an_error_naming_its_column_on_both_paths() {
+    let then = "UPDATE dossiers SET due_at = 'infinity' WHERE code = 'HS-1';";
+    for (ddl, table) in [(FAST, "TIMESTAMP"), (OTHER, "DATE")] {
+        for path in [Path::Copy, Path::RowByRow] {
+            let Some(loaded) = Loaded::new(ddl, then, path, None).await else {
+                return;
+            };
+            let err = loaded
+                .dossiers(None)
+                .await
+                .expect_err("infinity is not a due date");
+            let message = err.to_string();
+            assert!(
+                message.contains("due_at") && message.contains("dossiers.sql"),
+                "{table} read {path:?}: {message}"
+            );
+            loaded.drop().await;
+        }
+    }
+}
+
 /// A file ending in `;` and comment lines is read through COPY and can be
 /// narrowed (as incremental refreshes do): the end is dropped before the
 /// query is wrapped.
