@@ -134,6 +134,8 @@ impl Ledger {
         // on a second thread: at 10 million dossiers each half is about as
         // much work as the other, and the database server needs little CPU.
         let cut = now - SETTLE_AFTER;
+        // Sorted batches come back to be refilled: their strings are reused.
+        let (spent_tx, spent) = std::sync::mpsc::sync_channel::<Vec<DossierRow>>(4);
         let sorter = Sorter {
             pauses,
             apologies,
@@ -146,6 +148,7 @@ impl Ledger {
             live: LiveSet::default(),
             codes: Interner::default(),
             recent_evaluations: Vec::new(),
+            spent: spent_tx,
         };
         let (work, to_sort) = std::sync::mpsc::sync_channel::<Work>(4);
         let sorting = std::thread::Builder::new()
@@ -154,6 +157,8 @@ impl Ledger {
             .map_err(|e| SourceError::Thread(e.to_string()))?;
         let mut hand_over = Handover {
             work,
+            spent,
+            spares: Vec::new(),
             dossiers: Vec::with_capacity(HANDOVER),
             evaluations: Vec::with_capacity(HANDOVER),
         };
@@ -161,10 +166,12 @@ impl Ledger {
         let mut watermark = NONE;
         let read = async {
             source
-                .stream_dossiers(files, zone, agency_condition.as_deref(), &mut |row| {
+                .stream_dossiers_reusing(files, zone, agency_condition.as_deref(), &mut |row| {
                     if filter.matches(&row.agency_code) {
                         watermark = watermark.max(row.updated_at.unwrap_or(NONE));
-                        hand_over.dossier(row);
+                        hand_over.dossier(row)
+                    } else {
+                        Some(row)
                     }
                 })
                 .await?;
@@ -399,16 +406,26 @@ enum Work {
 /// The reading side of the channel to the sorting thread.
 struct Handover {
     work: std::sync::mpsc::SyncSender<Work>,
+    /// Batches the sorter is done with, and rows of one left to refill.
+    spent: std::sync::mpsc::Receiver<Vec<DossierRow>>,
+    spares: Vec<DossierRow>,
     dossiers: Vec<DossierRow>,
     evaluations: Vec<EvaluationRow>,
 }
 
 impl Handover {
-    fn dossier(&mut self, row: DossierRow) {
+    /// Batches `row`; returns a spent row for the reader to fill next.
+    fn dossier(&mut self, row: DossierRow) -> Option<DossierRow> {
         self.dossiers.push(row);
         if self.dossiers.len() == HANDOVER {
             self.flush();
         }
+        if self.spares.is_empty()
+            && let Ok(batch) = self.spent.try_recv()
+        {
+            self.spares = batch;
+        }
+        self.spares.pop()
     }
 
     fn evaluation(&mut self, row: EvaluationRow) {
@@ -456,6 +473,9 @@ struct Sorter {
     live: LiveSet,
     codes: Interner,
     recent_evaluations: Vec<EvaluationRow>,
+    /// Where sorted batches go back to the reader (dropped here when it is
+    /// four behind).
+    spent: std::sync::mpsc::SyncSender<Vec<DossierRow>>,
 }
 
 /// What the sorting thread hands back.
@@ -475,10 +495,11 @@ impl Sorter {
                     let found = self.pauses.find_each(&keys);
                     let apologies = self.apologies.contains_each(&keys);
                     for (((row, k), pauses), apology) in
-                        rows.into_iter().zip(keys).zip(found).zip(apologies)
+                        rows.iter().zip(keys).zip(found).zip(apologies)
                     {
                         self.dossier(row, k, pauses, apology);
                     }
+                    let _ = self.spent.try_send(rows);
                 }
                 Work::Evaluations(rows) => rows.into_iter().for_each(|e| self.evaluation(e)),
             }
@@ -492,16 +513,16 @@ impl Sorter {
         }
     }
 
-    fn dossier(&mut self, row: DossierRow, k: u64, found: std::ops::Range<usize>, apology: bool) {
+    fn dossier(&mut self, row: &DossierRow, k: u64, found: std::ops::Range<usize>, apology: bool) {
         let row_pauses = self.pauses.at(found);
-        if settles(&row, self.cut) {
+        if settles(row, self.cut) {
             let pauses = row_pauses.iter().map(PauseOf::pause);
-            self.batch.dossier(k, &row, pauses, apology);
+            self.batch.dossier(k, row, pauses, apology);
             if self.batch.rows() >= SETTLE_BATCH {
                 self.settle();
             }
         } else {
-            let dossier = LiveDossier::new(&row, row_pauses, apology, self.now, &mut self.codes);
+            let dossier = LiveDossier::new(row, row_pauses, apology, self.now, &mut self.codes);
             self.live.insert(k, dossier);
         }
     }

@@ -545,21 +545,40 @@ impl Source {
     ) -> Result<(), SourceError> {
         let (agencies, sectors, procedures) =
             (&mut rows.agencies, &mut rows.sectors, &mut rows.procedures);
-        self.stream(files, RowKind::Agencies, None, zone, agency, &mut |a| {
-            agencies.push(a)
-        })
+        self.stream(
+            files,
+            RowKind::Agencies,
+            None,
+            zone,
+            (agency, None),
+            &mut |a| {
+                agencies.push(a);
+                None
+            },
+        )
         .await?;
-        self.stream(files, RowKind::Sectors, None, zone, sector, &mut |s| {
-            sectors.push(s)
-        })
+        self.stream(
+            files,
+            RowKind::Sectors,
+            None,
+            zone,
+            (sector, None),
+            &mut |s| {
+                sectors.push(s);
+                None
+            },
+        )
         .await?;
         self.stream(
             files,
             RowKind::Procedures,
             None,
             zone,
-            procedure,
-            &mut |p| procedures.push(p),
+            (procedure, None),
+            &mut |p| {
+                procedures.push(p);
+                None
+            },
         )
         .await?;
         Ok(())
@@ -574,8 +593,34 @@ impl Source {
         condition: Option<&str>,
         sink: &mut (dyn FnMut(DossierRow) + Send),
     ) -> Result<u64, SourceError> {
-        self.stream(files, RowKind::Dossiers, condition, zone, dossier, sink)
-            .await
+        self.stream_dossiers_reusing(files, zone, condition, &mut |row| {
+            sink(row);
+            None
+        })
+        .await
+    }
+
+    /// [`Source::stream_dossiers`] with a sink that may hand back a spent
+    /// row: the reader fills it with the next row, reusing its strings
+    /// instead of allocating three a row (a tenth of a full read on
+    /// PostgreSQL, with their frees on the sorting thread).
+    pub async fn stream_dossiers_reusing(
+        &self,
+        files: &SqlFiles,
+        zone: FixedOffset,
+        condition: Option<&str>,
+        sink: &mut (dyn FnMut(DossierRow) -> Option<DossierRow> + Send),
+    ) -> Result<u64, SourceError> {
+        let fill: Fill<DossierRow> = dossier_into;
+        self.stream(
+            files,
+            RowKind::Dossiers,
+            condition,
+            zone,
+            (dossier, Some(fill)),
+            sink,
+        )
+        .await
     }
 
     /// Streams `supplements.sql` (rows without a request time are skipped).
@@ -590,13 +635,14 @@ impl Source {
             if let Some(s) = s {
                 sink(s)
             }
+            None
         };
         self.stream(
             files,
             RowKind::Supplements,
             condition,
             zone,
-            supplement,
+            (supplement, None),
             &mut sink,
         )
         .await
@@ -609,8 +655,18 @@ impl Source {
         condition: Option<&str>,
         sink: &mut (dyn FnMut(ApologyRow) + Send),
     ) -> Result<u64, SourceError> {
-        self.stream(files, RowKind::Apologies, condition, zone, apology, sink)
-            .await
+        self.stream(
+            files,
+            RowKind::Apologies,
+            condition,
+            zone,
+            (apology, None),
+            &mut |a| {
+                sink(a);
+                None
+            },
+        )
+        .await
     }
 
     pub async fn stream_evaluations(
@@ -625,8 +681,11 @@ impl Source {
             RowKind::Evaluations,
             condition,
             zone,
-            evaluation,
-            sink,
+            (evaluation, None),
+            &mut |e| {
+                sink(e);
+                None
+            },
         )
         .await
     }
@@ -637,8 +696,8 @@ impl Source {
         kind: RowKind,
         condition: Option<&str>,
         zone: FixedOffset,
-        convert: Convert<T>,
-        sink: &mut (dyn FnMut(T) + Send),
+        (convert, fill): (Convert<T>, Option<Fill<T>>),
+        sink: &mut (dyn FnMut(T) -> Option<T> + Send),
     ) -> Result<u64, SourceError> {
         let file = files.get(kind);
         let sql = match condition {
@@ -683,7 +742,7 @@ impl Source {
             }
             Source::Postgres(p, copy) => {
                 if *copy && let Some(plan) = pg_copy::plan(p, file, kind, &sql).await? {
-                    match pg_copy::read(p, &plan, file, zone, convert, sink).await? {
+                    match pg_copy::read(p, &plan, file, zone, (convert, fill), sink).await? {
                         pg_copy::Outcome::Read(count) => return Ok(count),
                         pg_copy::Outcome::Refused => {}
                     }
@@ -734,7 +793,7 @@ async fn stream_native<T: Send + 'static>(
     sql: String,
     zone: FixedOffset,
     convert: Convert<T>,
-    sink: &mut (dyn FnMut(T) + Send),
+    sink: &mut (dyn FnMut(T) -> Option<T> + Send),
 ) -> Result<u64, SourceError> {
     let native_error = |e: NativeError| match e {
         NativeError::Cell(e) => e.in_file(file),
@@ -843,6 +902,13 @@ impl CellError {
 /// Engine-neutral access to one result row.
 trait Cells {
     fn text(&self, col: &'static str) -> Result<Option<String>, CellError>;
+    /// [`Cells::text`] written over `out` (left empty for NULL); false for NULL.
+    fn text_into(&self, col: &'static str, out: &mut String) -> Result<bool, CellError> {
+        let text = self.text(col)?;
+        let found = text.is_some();
+        *out = text.unwrap_or_default();
+        Ok(found)
+    }
     fn int(&self, col: &'static str) -> Result<Option<i64>, CellError>;
     fn float(&self, col: &'static str) -> Result<Option<f64>, CellError>;
     fn boolean(&self, col: &'static str) -> Result<Option<bool>, CellError>;
@@ -1205,23 +1271,51 @@ fn procedure(r: &dyn Cells, _: FixedOffset) -> Result<Procedure, CellError> {
 }
 
 fn dossier(r: &dyn Cells, zone: FixedOffset) -> Result<DossierRow, CellError> {
-    Ok(DossierRow {
-        code: required("code", r.text("code")?)?,
-        procedure_code: r.text("procedure_code")?.unwrap_or_default(),
-        agency_code: r.text("agency_code")?.unwrap_or_default(),
-        channel: r.int("channel")?,
-        // A NULL status is judged like any status outside 1–10.
-        status: r.int("status")?.unwrap_or(0),
-        received_at: r.instant("received_at", zone)?,
-        due_at: r.instant("due_at", zone)?,
-        finished_at: r.instant("finished_at", zone)?,
-        returned_at: r.instant("returned_at", zone)?,
-        digitized: r.boolean("digitized")?.unwrap_or(false),
-        e_result: r.boolean("e_result")?.unwrap_or(false),
-        paid_online: r.boolean("paid_online")?.unwrap_or(false),
-        updated_at: r.instant("updated_at", zone)?,
-    })
+    let mut row = DossierRow::default();
+    dossier_into(r, zone, &mut row)?;
+    Ok(row)
 }
+
+/// [`dossier`] into a spent row, reusing its strings.
+fn dossier_into(r: &dyn Cells, zone: FixedOffset, row: &mut DossierRow) -> Result<(), CellError> {
+    // Every field, so that nothing of the spent row survives (a new field
+    // is a compile error here until it is read).
+    let DossierRow {
+        code,
+        procedure_code,
+        agency_code,
+        channel,
+        status,
+        received_at,
+        due_at,
+        finished_at,
+        returned_at,
+        digitized,
+        e_result,
+        paid_online,
+        updated_at,
+    } = row;
+    if !r.text_into("code", code)? {
+        return Err(cell_error("code", "is NULL"));
+    }
+    r.text_into("procedure_code", procedure_code)?;
+    r.text_into("agency_code", agency_code)?;
+    *channel = r.int("channel")?;
+    // A NULL status is judged like any status outside 1–10.
+    *status = r.int("status")?.unwrap_or(0);
+    *received_at = r.instant("received_at", zone)?;
+    *due_at = r.instant("due_at", zone)?;
+    *finished_at = r.instant("finished_at", zone)?;
+    *returned_at = r.instant("returned_at", zone)?;
+    *digitized = r.boolean("digitized")?.unwrap_or(false);
+    *e_result = r.boolean("e_result")?.unwrap_or(false);
+    *paid_online = r.boolean("paid_online")?.unwrap_or(false);
+    *updated_at = r.instant("updated_at", zone)?;
+    Ok(())
+}
+
+/// Converts a row into a spent value of its type, reusing its allocations.
+type Fill<T> = fn(&dyn Cells, FixedOffset, &mut T) -> Result<(), CellError>;
 
 /// A supplement row without a request time cannot stop any clock: skipped.
 fn supplement(r: &dyn Cells, zone: FixedOffset) -> Result<Option<SupplementRow>, CellError> {

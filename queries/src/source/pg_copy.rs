@@ -21,9 +21,9 @@ use sqlx::postgres::{PgPool, PgTypeInfo};
 use sqlx::{AssertSqlSafe, Column, Executor, Postgres, SqlSafeStr, Statement};
 
 use super::{
-    CellError, Cells, Convert, Located, RowKind, SourceError, SqlFile, YIELD_EVERY, bool_of_text,
-    cell_error, check_columns, classify, float_of_text, instant_of_text, int_of_text, locate,
-    query_body,
+    CellError, Cells, Convert, Fill, Located, RowKind, SourceError, SqlFile, YIELD_EVERY,
+    bool_of_text, cell_error, check_columns, classify, float_of_text, instant_of_text, int_of_text,
+    locate, query_body,
 };
 use crate::model::{SECONDS_PER_DAY, Ts};
 
@@ -89,8 +89,8 @@ pub(super) async fn read<T>(
     plan: &CopyPlan,
     file: &SqlFile,
     zone: FixedOffset,
-    convert: Convert<T>,
-    sink: &mut (dyn FnMut(T) + Send),
+    (convert, fill): (Convert<T>, Option<Fill<T>>),
+    sink: &mut (dyn FnMut(T) -> Option<T> + Send),
 ) -> Result<Outcome, SourceError> {
     let mut checkout = Checkout {
         conn: pool.acquire().await.map_err(|e| classify(file, e))?,
@@ -106,6 +106,8 @@ pub(super) async fn read<T>(
     let mut parser = Parser::new(plan.oids.len());
     let mut count = 0u64;
     let mut since_yield = 0u64;
+    // A spent row the sink handed back, filled next.
+    let mut spare: Option<T> = None;
     while let Some(chunk) = stream.try_next().await.map_err(|e| classify(file, e))? {
         let fed = parser.feed(&chunk, |fields, data| {
             let row = CopyRow {
@@ -114,7 +116,11 @@ pub(super) async fn read<T>(
                 oids: &plan.oids,
             };
             let cells = Located::new(&row, &plan.columns);
-            sink(convert(&cells, zone).map_err(|e| e.in_file(file))?);
+            let converted = match (fill, spare.take()) {
+                (Some(fill), Some(mut spent)) => fill(&cells, zone, &mut spent).map(|()| spent),
+                _ => convert(&cells, zone),
+            };
+            spare = sink(converted.map_err(|e| e.in_file(file))?);
             count += 1;
             since_yield += 1;
             Ok(())
@@ -468,6 +474,24 @@ impl Cells for Located<'_, CopyRow<'_>> {
         }
         if let Some(i) = int(col, oid, bytes) {
             return i.map(|i| Some(i.to_string()));
+        }
+        Err(cell_error(col, "expected text"))
+    }
+
+    fn text_into(&self, col: &'static str, out: &mut String) -> Result<bool, CellError> {
+        out.clear();
+        let (oid, Some(bytes)) = self.cell(col)? else {
+            return Ok(false);
+        };
+        if let Some(s) = text(col, oid, bytes) {
+            out.push_str(s?);
+            return Ok(true);
+        }
+        if let Some(i) = int(col, oid, bytes) {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}", i?);
+            return Ok(true);
         }
         Err(cell_error(col, "expected text"))
     }
