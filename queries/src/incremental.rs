@@ -134,8 +134,10 @@ impl Ledger {
         // on a second thread: at 10 million dossiers each half is about as
         // much work as the other, and the database server needs little CPU.
         let cut = now - SETTLE_AFTER;
-        // Sorted batches come back to be refilled: their strings are reused.
+        // Sorted batches come back to be refilled, their strings reused,
+        // where the source refills rows; elsewhere the sorter drops them.
         let (spent_tx, spent) = std::sync::mpsc::sync_channel::<Vec<DossierRow>>(4);
+        let spent_tx = source.refills_rows().then_some(spent_tx);
         let sorter = Sorter {
             pauses,
             apologies,
@@ -474,8 +476,8 @@ struct Sorter {
     codes: Interner,
     recent_evaluations: Vec<EvaluationRow>,
     /// Where sorted batches go back to the reader (dropped here when it is
-    /// four behind).
-    spent: std::sync::mpsc::SyncSender<Vec<DossierRow>>,
+    /// four behind, or when the source does not refill rows).
+    spent: Option<std::sync::mpsc::SyncSender<Vec<DossierRow>>>,
 }
 
 /// What the sorting thread hands back.
@@ -499,7 +501,9 @@ impl Sorter {
                     {
                         self.dossier(row, k, pauses, apology);
                     }
-                    let _ = self.spent.try_send(rows);
+                    if let Some(spent) = &self.spent {
+                        let _ = spent.try_send(rows);
+                    }
                 }
                 Work::Evaluations(rows) => rows.into_iter().for_each(|e| self.evaluation(e)),
             }

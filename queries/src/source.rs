@@ -600,10 +600,17 @@ impl Source {
         .await
     }
 
+    /// Whether [`Source::stream_dossiers_reusing`] refills the rows its
+    /// sink hands back (a PostgreSQL source read with COPY).
+    pub fn refills_rows(&self) -> bool {
+        matches!(self, Source::Postgres(_, true))
+    }
+
     /// [`Source::stream_dossiers`] with a sink that may hand back a spent
-    /// row: the reader fills it with the next row, reusing its strings
-    /// instead of allocating three a row (a tenth of a full read on
-    /// PostgreSQL, with their frees on the sorting thread).
+    /// row. Reading through PostgreSQL's COPY, the reader fills it with the
+    /// next row, reusing its strings instead of allocating three a row (a
+    /// tenth of a full read, with their frees on the sorting thread); the
+    /// other paths drop it (see [`Source::refills_rows`]).
     pub async fn stream_dossiers_reusing(
         &self,
         files: &SqlFiles,
@@ -902,8 +909,10 @@ impl CellError {
 /// Engine-neutral access to one result row.
 trait Cells {
     fn text(&self, col: &'static str) -> Result<Option<String>, CellError>;
-    /// [`Cells::text`] written over `out` (left empty for NULL); false for NULL.
+    /// [`Cells::text`] written over `out` (left empty for NULL and on
+    /// error); false for NULL.
     fn text_into(&self, col: &'static str, out: &mut String) -> Result<bool, CellError> {
+        out.clear();
         let text = self.text(col)?;
         let found = text.is_some();
         *out = text.unwrap_or_default();

@@ -723,4 +723,79 @@ mod tests {
         assert_eq!(pg_timestamp(i64::MAX), None, "infinity");
         assert_eq!(pg_timestamp(i64::MIN), None, "-infinity");
     }
+
+    /// A dossier row refilled from a row of NULLs keeps nothing of the row
+    /// before: it equals the same cells read into a new row.
+    #[test]
+    fn a_refilled_dossier_row_keeps_nothing_of_the_row_before() {
+        use crate::model::DossierRow;
+        use oid::*;
+        let names: Vec<String> = RowKind::Dossiers
+            .columns()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let columns = locate(RowKind::Dossiers, &names);
+        let oids = [
+            TEXT, TEXT, TEXT, INT2, INT2, TIMESTAMP, TIMESTAMP, TIMESTAMP, TIMESTAMP, BOOL, BOOL,
+            BOOL, TIMESTAMP,
+        ];
+        let day = 9_000i64 * 86_400 * 1_000_000;
+        let zone = FixedOffset::east_opt(7 * 3600).unwrap();
+        let read = |cells: &[Option<Vec<u8>>], into: Option<DossierRow>| -> DossierRow {
+            let mut data = Vec::new();
+            let mut fields = Vec::new();
+            for cell in cells {
+                match cell {
+                    Some(bytes) => {
+                        fields.push((data.len(), bytes.len() as i32));
+                        data.extend_from_slice(bytes);
+                    }
+                    None => fields.push((data.len(), -1)),
+                }
+            }
+            let row = CopyRow {
+                data: &data,
+                fields: &fields,
+                oids: &oids,
+            };
+            let cells = Located::new(&row, &columns);
+            match into {
+                Some(mut spent) => {
+                    super::super::dossier_into(&cells, zone, &mut spent).unwrap();
+                    spent
+                }
+                None => super::super::dossier(&cells, zone).unwrap(),
+            }
+        };
+        let ts = Some(day.to_be_bytes().to_vec());
+        let yes = Some(vec![1u8]);
+        let full = [
+            Some(b"HS-1".to_vec()),
+            Some(b"P1".to_vec()),
+            Some(b"UBND01".to_vec()),
+            Some(2i16.to_be_bytes().to_vec()),
+            Some(10i16.to_be_bytes().to_vec()),
+            ts.clone(),
+            ts.clone(),
+            ts.clone(),
+            ts.clone(),
+            yes.clone(),
+            yes.clone(),
+            yes,
+            ts,
+        ];
+        let mut nulls: Vec<Option<Vec<u8>>> = vec![None; 13];
+        nulls[0] = Some(b"HS-2".to_vec());
+        let first = read(&full, None);
+        assert_eq!(first.procedure_code, "P1");
+        assert_eq!(first.channel, Some(2));
+        assert!(first.digitized && first.received_at.is_some());
+        let refilled = read(&nulls, Some(first));
+        assert_eq!(refilled, read(&nulls, None));
+        assert_eq!(refilled.procedure_code, "");
+        assert_eq!(refilled.channel, None);
+        assert_eq!(refilled.status, 0);
+        assert!(!refilled.digitized && refilled.received_at.is_none());
+    }
 }

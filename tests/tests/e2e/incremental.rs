@@ -366,10 +366,10 @@ async fn incremental_refresh_equals_full_recompute_on_mariadb() {
 
 /// A full read on PostgreSQL refills the rows its sorting thread is done
 /// with (their strings reused). The reader may run four handovers of 4,096
-/// rows ahead, so ten handovers' worth of dossiers make it refill: some
-/// rows with NULL or invalid cells follow rows without, and nothing of a
-/// spent row may leak into the next. The one-pass computation reads every
-/// row fresh.
+/// rows ahead, so ten handovers' worth of dossiers make it refill (29,000
+/// rows refilled when this was written): nothing of a spent row may leak
+/// into the next. The one-pass computation reads every row fresh. (Cells
+/// turning NULL in a refilled row: `pg_copy`'s unit tests.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_read_that_refills_spent_rows_equals_the_one_pass_computation() {
     let Some(db) = ThrowawayDb::create(Engine::Postgres).await else {
