@@ -86,6 +86,11 @@ impl Loaded {
         Ok(rows)
     }
 
+    /// The message of a read of every dossier that must fail (`why` says why).
+    async fn failure(&self, why: &str) -> String {
+        self.dossiers(None).await.expect_err(why).to_string()
+    }
+
     async fn drop(self) {
         self.reader.source.close().await;
         self.db.drop_db().await;
@@ -189,11 +194,7 @@ async fn a_bad_cell_in_a_copy_names_its_column_and_the_pool_recovers() {
     let Some(loaded) = Loaded::new(OTHER, then, Path::Copy, None).await else {
         return;
     };
-    let err = loaded
-        .dossiers(None)
-        .await
-        .expect_err("\"by post\" is not a channel");
-    let message = err.to_string();
+    let message = loaded.failure("\"by post\" is not a channel").await;
     assert!(
         message.contains("channel") && message.contains("by post"),
         "{message}"
@@ -220,11 +221,7 @@ async fn an_infinite_timestamp_is_an_error_naming_its_column_on_both_paths() {
             let Some(loaded) = Loaded::new(ddl, then, path, None).await else {
                 return;
             };
-            let err = loaded
-                .dossiers(None)
-                .await
-                .expect_err("infinity is not a due date");
-            let message = err.to_string();
+            let message = loaded.failure("infinity is not a due date").await;
             assert!(
                 message.contains("due_at") && message.contains("dossiers.sql"),
                 "{table} read {path:?}: {message}"
