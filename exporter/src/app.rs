@@ -148,9 +148,9 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
 /// runtime, under `SCHED_IDLE`: it takes only CPU nothing else wants.
 ///
 /// Why: a full read of a large source keeps both cores of a small machine
-/// busy for tens of seconds (it decodes on this thread and sorts on one it
-/// starts, which inherits the policy), and the database server wants CPU
-/// too. Scrapes must not queue behind that work (DESIGN: `/metrics` answers
+/// busy for tens of seconds (it decodes on this thread, and with two CPUs
+/// or more sorts on one it starts, which inherits the policy), and the
+/// database server wants CPU too. Scrapes must not queue behind that work (DESIGN: `/metrics` answers
 /// in milliseconds during a refresh): the kernel preempts a `SCHED_IDLE`
 /// thread as soon as an HTTP worker wakes, where with nice 10 a worker
 /// could wait out a time slice (p99 of paced scrapes during full reads at
@@ -224,8 +224,9 @@ fn lower_priority() {
 /// the server. At 10M dossiers on two cores, p99 of paced scrapes during
 /// full reads, counted from when each was due, fell from 7.0 ms to
 /// 3.2–3.4 ms (BENCHMARKS.md). The cost is the refresh's second core on a
-/// two-core machine (a full read took 31 s where it took 23–27 s); on
-/// larger machines one core of many.
+/// two-core machine (a full read took 31 s where it took 23–27 s; a read
+/// with one CPU now sorts on its reading thread, which took a fifth off
+/// it); on larger machines one core of many.
 fn leave_a_cpu_to_scrapes() {
     use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
     use nix::unistd::Pid;

@@ -130,14 +130,7 @@ impl Ledger {
         let (pauses, apologies) =
             pauses_and_apologies(source, files, zone, of_dossiers.as_deref()).await?;
 
-        // The rows are decoded here and sorted (settled or live) and summed
-        // on a second thread: at 10 million dossiers each half is about as
-        // much work as the other, and the database server needs little CPU.
         let cut = now - SETTLE_AFTER;
-        // Sorted batches come back to be refilled, their strings reused,
-        // where the source refills rows; elsewhere the sorter drops them.
-        let (spent_tx, spent) = std::sync::mpsc::sync_channel::<Vec<DossierRow>>(4);
-        let spent_tx = source.refills_rows().then_some(spent_tx);
         let sorter = Sorter {
             pauses,
             apologies,
@@ -150,20 +143,8 @@ impl Ledger {
             live: LiveSet::default(),
             codes: Interner::default(),
             recent_evaluations: Vec::new(),
-            spent: spent_tx,
         };
-        let (work, to_sort) = std::sync::mpsc::sync_channel::<Work>(4);
-        let sorting = std::thread::Builder::new()
-            .name("motcua-sort".to_owned())
-            .spawn(move || sorter.run(to_sort))
-            .map_err(|e| SourceError::Thread(e.to_string()))?;
-        let mut hand_over = Handover {
-            work,
-            spent,
-            spares: Vec::new(),
-            dossiers: Vec::with_capacity(HANDOVER),
-            evaluations: Vec::with_capacity(HANDOVER),
-        };
+        let mut hand_over = Handover::new(sorter, source.refills_rows())?;
 
         let mut watermark = NONE;
         let read = async {
@@ -189,16 +170,16 @@ impl Ledger {
             Ok::<(), SourceError>(())
         }
         .await;
-        // Closing the channel ends the sorter, whether the read succeeded or not.
-        drop(hand_over);
-        let sorted = cpu_bound(|| sorting.join());
+        // The sorting ends (its thread, if any, is joined) whether the read
+        // succeeded or not.
+        let sorted = hand_over.finish();
         read?;
         let Sorted {
             settled,
             live,
             codes,
             recent_evaluations,
-        } = sorted.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        } = sorted;
 
         let mut ledger = Ledger {
             convention,
@@ -390,32 +371,82 @@ impl Ledger {
             for e in &evaluations {
                 batch.evaluation(e);
             }
-            let dataset = batch.finish();
+            let dataset = batch.finish_for_sums();
             Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention)
         })
     }
 }
 
-/// Rows handed from the reading task to the sorting thread at a time.
-const HANDOVER: usize = 4_096;
+/// Rows handed from the reading task to the sorting at a time: about 190 KB
+/// of rows, which stay in the CPU's cache between decoding and sorting.
+const HANDOVER: usize = 1_024;
 
-/// A batch of rows for the sorting thread.
+/// A batch of rows for the sorting.
 enum Work {
     Dossiers(Vec<DossierRow>),
     Evaluations(Vec<EvaluationRow>),
 }
 
-/// The reading side of the channel to the sorting thread.
+/// Where a full read's rows are sorted and summed.
+///
+/// Why two ways: decoding and sorting are each about half of a full read's
+/// CPU. Where the read may run on two CPUs or more, the sorting runs on a
+/// thread of its own beside the decoding. Where it has one CPU — the
+/// exporter keeps its refresh off one of a two-core machine's — a second
+/// thread only takes turns with the first: every handover cost two context
+/// switches, and every row crossed between the threads' caches (at 10M
+/// dossiers, a sixth of the exporter's CPU). There the reading thread sorts
+/// each batch itself, while it is still in cache.
+enum Sorting {
+    Here(Box<Sorter>),
+    Thread {
+        work: std::sync::mpsc::SyncSender<Work>,
+        /// Batches the sorter is done with, for the reader to refill.
+        spent: std::sync::mpsc::Receiver<Vec<DossierRow>>,
+        thread: std::thread::JoinHandle<Sorted>,
+    },
+}
+
+/// The reading side of a full read: batches rows for the sorting and hands
+/// back spent rows for the reader to refill.
 struct Handover {
-    work: std::sync::mpsc::SyncSender<Work>,
-    /// Batches the sorter is done with, and rows of one left to refill.
-    spent: std::sync::mpsc::Receiver<Vec<DossierRow>>,
+    sorting: Sorting,
+    /// Whether the source refills rows; elsewhere spent rows are dropped.
+    refills: bool,
+    /// Spent rows left to refill.
     spares: Vec<DossierRow>,
     dossiers: Vec<DossierRow>,
     evaluations: Vec<EvaluationRow>,
 }
 
 impl Handover {
+    fn new(sorter: Sorter, refills: bool) -> Result<Handover, SourceError> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let sorting = if cpus < 2 {
+            Sorting::Here(Box::new(sorter))
+        } else {
+            let (work, to_sort) = std::sync::mpsc::sync_channel::<Work>(4);
+            let (spent_tx, spent) = std::sync::mpsc::sync_channel::<Vec<DossierRow>>(4);
+            let spent_tx = refills.then_some(spent_tx);
+            let thread = std::thread::Builder::new()
+                .name("motcua-sort".to_owned())
+                .spawn(move || sorter.run(to_sort, spent_tx))
+                .map_err(|e| SourceError::Thread(e.to_string()))?;
+            Sorting::Thread {
+                work,
+                spent,
+                thread,
+            }
+        };
+        Ok(Handover {
+            sorting,
+            refills,
+            spares: Vec::new(),
+            dossiers: Vec::with_capacity(HANDOVER),
+            evaluations: Vec::with_capacity(HANDOVER),
+        })
+    }
+
     /// Batches `row`; returns a spent row for the reader to fill next.
     fn dossier(&mut self, row: DossierRow) -> Option<DossierRow> {
         self.dossiers.push(row);
@@ -423,7 +454,8 @@ impl Handover {
             self.flush();
         }
         if self.spares.is_empty()
-            && let Ok(batch) = self.spent.try_recv()
+            && let Sorting::Thread { spent, .. } = &self.sorting
+            && let Ok(batch) = spent.try_recv()
         {
             self.spares = batch;
         }
@@ -437,32 +469,56 @@ impl Handover {
         }
     }
 
-    /// Sends what is batched; waits while the sorter is four batches behind.
+    /// Hands over what is batched. A sorting thread may be four batches
+    /// behind before this waits.
     fn flush(&mut self) {
-        for work in [
-            Work::Dossiers(std::mem::replace(
-                &mut self.dossiers,
-                Vec::with_capacity(HANDOVER),
-            )),
-            Work::Evaluations(std::mem::replace(
-                &mut self.evaluations,
-                Vec::with_capacity(HANDOVER),
-            )),
-        ] {
-            let empty = match &work {
-                Work::Dossiers(rows) => rows.is_empty(),
-                Work::Evaluations(rows) => rows.is_empty(),
-            };
-            // A failed send means the sorter panicked: its join says so.
-            if !empty {
-                let _ = cpu_bound(|| self.work.send(work));
+        if !self.dossiers.is_empty() {
+            match &mut self.sorting {
+                Sorting::Here(sorter) => {
+                    sorter.dossiers(&self.dossiers);
+                    // The batch's rows join the spares; the emptied spares'
+                    // allocation holds the next batch.
+                    if self.refills {
+                        std::mem::swap(&mut self.dossiers, &mut self.spares);
+                        self.spares.append(&mut self.dossiers);
+                    } else {
+                        self.dossiers.clear();
+                    }
+                }
+                Sorting::Thread { work, .. } => {
+                    let rows = std::mem::replace(&mut self.dossiers, Vec::with_capacity(HANDOVER));
+                    // A failed send means the sorter panicked: its join says so.
+                    let _ = cpu_bound(|| work.send(Work::Dossiers(rows)));
+                }
+            }
+        }
+        if !self.evaluations.is_empty() {
+            let rows = std::mem::replace(&mut self.evaluations, Vec::with_capacity(HANDOVER));
+            match &mut self.sorting {
+                Sorting::Here(sorter) => sorter.evaluations(rows),
+                Sorting::Thread { work, .. } => {
+                    let _ = cpu_bound(|| work.send(Work::Evaluations(rows)));
+                }
+            }
+        }
+    }
+
+    /// Ends the sorting (what is batched is dropped: call [`Handover::flush`]
+    /// first) and returns its result.
+    fn finish(self) -> Sorted {
+        match self.sorting {
+            Sorting::Here(sorter) => sorter.finish(),
+            Sorting::Thread { work, thread, .. } => {
+                // Closing the channel ends the sorting thread.
+                drop(work);
+                cpu_bound(|| thread.join()).unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             }
         }
     }
 }
 
-/// The sorting thread of a full read: settles old rows in batches, keeps
-/// the others live.
+/// The sorting of a full read: settles old rows in batches, keeps the
+/// others live.
 struct Sorter {
     pauses: Pauses,
     apologies: Apologies,
@@ -475,12 +531,9 @@ struct Sorter {
     live: LiveSet,
     codes: Interner,
     recent_evaluations: Vec<EvaluationRow>,
-    /// Where sorted batches go back to the reader (dropped here when it is
-    /// four behind, or when the source does not refill rows).
-    spent: Option<std::sync::mpsc::SyncSender<Vec<DossierRow>>>,
 }
 
-/// What the sorting thread hands back.
+/// What the sorting hands back.
 struct Sorted {
     settled: Snapshot,
     live: LiveSet,
@@ -489,25 +542,38 @@ struct Sorted {
 }
 
 impl Sorter {
-    fn run(mut self, work: std::sync::mpsc::Receiver<Work>) -> Sorted {
+    /// The sorting thread: sorts what comes until the channel closes, and
+    /// sends the spent batches back to be refilled (dropped here when the
+    /// reader is four behind taking them, or when `spent` is `None`).
+    fn run(
+        mut self,
+        work: std::sync::mpsc::Receiver<Work>,
+        spent: Option<std::sync::mpsc::SyncSender<Vec<DossierRow>>>,
+    ) -> Sorted {
         for batch in work {
             match batch {
                 Work::Dossiers(rows) => {
-                    let keys: Vec<u64> = rows.iter().map(|r| key(&r.code)).collect();
-                    let found = self.pauses.find_each(&keys);
-                    let apologies = self.apologies.contains_each(&keys);
-                    for (((row, k), pauses), apology) in
-                        rows.iter().zip(keys).zip(found).zip(apologies)
-                    {
-                        self.dossier(row, k, pauses, apology);
-                    }
-                    if let Some(spent) = &self.spent {
+                    self.dossiers(&rows);
+                    if let Some(spent) = &spent {
                         let _ = spent.try_send(rows);
                     }
                 }
-                Work::Evaluations(rows) => rows.into_iter().for_each(|e| self.evaluation(e)),
+                Work::Evaluations(rows) => self.evaluations(rows),
             }
         }
+        self.finish()
+    }
+
+    fn dossiers(&mut self, rows: &[DossierRow]) {
+        let keys: Vec<u64> = rows.iter().map(|r| key(&r.code)).collect();
+        let found = self.pauses.find_each(&keys);
+        let apologies = self.apologies.contains_each(&keys);
+        for (((row, k), pauses), apology) in rows.iter().zip(keys).zip(found).zip(apologies) {
+            self.dossier(row, k, pauses, apology);
+        }
+    }
+
+    fn finish(mut self) -> Sorted {
         self.settle();
         Sorted {
             settled: self.settled,
@@ -531,13 +597,15 @@ impl Sorter {
         }
     }
 
-    fn evaluation(&mut self, e: EvaluationRow) {
-        if e.evaluated_at.is_some_and(|t| t >= self.cut) {
-            self.recent_evaluations.push(e);
-        } else {
-            self.batch.evaluation(&e);
-            if self.batch.rows() >= SETTLE_BATCH {
-                self.settle();
+    fn evaluations(&mut self, rows: Vec<EvaluationRow>) {
+        for e in rows {
+            if e.evaluated_at.is_some_and(|t| t >= self.cut) {
+                self.recent_evaluations.push(e);
+            } else {
+                self.batch.evaluation(&e);
+                if self.batch.rows() >= SETTLE_BATCH {
+                    self.settle();
+                }
             }
         }
     }
@@ -593,7 +661,7 @@ fn settle(
     convention: PeriodConvention,
 ) {
     cpu_bound(|| {
-        let dataset = batch.finish();
+        let dataset = batch.finish_for_sums();
         settled.absorb(&Snapshot::compute(
             &Judge::new(&dataset, calendar),
             now,

@@ -364,14 +364,69 @@ async fn incremental_refresh_equals_full_recompute_on_mariadb() {
     incremental_equals_full(Engine::MySql).await;
 }
 
-/// A full read on PostgreSQL refills the rows its sorting thread is done
-/// with (their strings reused). The reader may run four handovers of 4,096
-/// rows ahead, so ten handovers' worth of dossiers make it refill (29,000
-/// rows refilled when this was written): nothing of a spent row may leak
-/// into the next. The one-pass computation reads every row fresh. (Cells
-/// turning NULL in a refilled row: `pg_copy`'s unit tests.)
+/// Where a full read has one CPU (the exporter's refreshes on a two-core
+/// machine), it sorts on the reading thread; SQLite does not refill rows.
+#[test]
+fn incremental_refresh_equals_full_recompute_on_one_cpu() {
+    on_one_cpu(|| async {
+        incremental_equals_full(Engine::Sqlite)
+            .await
+            .expect("SQLite is built in")
+    });
+}
+
+/// Runs `work` as the exporter runs a refresh on a two-core machine: on a
+/// thread of its own, confined to one CPU, with a single-threaded runtime.
+fn on_one_cpu<F, Fut>(work: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future,
+    Fut::Output: Send + 'static,
+{
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    std::thread::spawn(move || {
+        let this_thread = Pid::from_raw(0);
+        let allowed = sched_getaffinity(this_thread).expect("affinity");
+        let first = (0..CpuSet::count())
+            .find(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+            .expect("a CPU");
+        let mut one = CpuSet::new();
+        one.set(first).expect("a CPU in range");
+        sched_setaffinity(this_thread, &one).expect("confining the test to one CPU");
+        assert_eq!(
+            std::thread::available_parallelism().map(|n| n.get()).ok(),
+            Some(1),
+            "the read must see one CPU"
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work())
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// A full read on PostgreSQL refills the rows the sorting is done with
+/// (their strings reused), whether it sorts on a thread of its own (here:
+/// two CPUs) or on the reading thread (one CPU). The sorting thread may run
+/// four handovers of 1,024 rows behind, so about forty handovers' worth of
+/// dossiers make it refill: nothing of a spent row may leak into the next.
+/// The one-pass computation reads every row fresh. (Cells turning NULL in a
+/// refilled row: `pg_copy`'s unit tests.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_read_that_refills_spent_rows_equals_the_one_pass_computation() {
+    full_read_refilling_rows().await;
+}
+
+#[test]
+fn a_full_read_on_one_cpu_that_refills_spent_rows_equals_the_one_pass_computation() {
+    on_one_cpu(full_read_refilling_rows);
+}
+
+async fn full_read_refilling_rows() {
     let Some(db) = ThrowawayDb::create(Engine::Postgres).await else {
         return;
     };
