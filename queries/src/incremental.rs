@@ -144,7 +144,9 @@ impl Ledger {
             codes: Interner::default(),
             recent_evaluations: Vec::new(),
         };
-        let mut hand_over = Handover::new(sorter, source.refills_rows())?;
+        // The CPUs this thread may use (its affinity, a cgroup's quota).
+        let on_its_own_thread = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let mut hand_over = Handover::new(sorter, source.refills_rows(), on_its_own_thread)?;
 
         let mut watermark = NONE;
         let read = async {
@@ -420,9 +422,14 @@ struct Handover {
 }
 
 impl Handover {
-    fn new(sorter: Sorter, refills: bool) -> Result<Handover, SourceError> {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let sorting = if cpus < 2 {
+    /// `on_its_own_thread`: whether the sorting runs on a thread of its own
+    /// (see [`Sorting`]).
+    fn new(
+        sorter: Sorter,
+        refills: bool,
+        on_its_own_thread: bool,
+    ) -> Result<Handover, SourceError> {
+        let sorting = if !on_its_own_thread {
             Sorting::Here(Box::new(sorter))
         } else {
             let (work, to_sort) = std::sync::mpsc::sync_channel::<Work>(4);
@@ -438,10 +445,16 @@ impl Handover {
                 thread,
             }
         };
+        // Sorting here, the first batch's rows become the spares, and this
+        // allocation holds the second batch.
+        let spares = match sorting {
+            Sorting::Here(_) if refills => Vec::with_capacity(HANDOVER),
+            _ => Vec::new(),
+        };
         Ok(Handover {
             sorting,
             refills,
-            spares: Vec::new(),
+            spares,
             dossiers: Vec::with_capacity(HANDOVER),
             evaluations: Vec::with_capacity(HANDOVER),
         })
@@ -890,5 +903,101 @@ mod tests {
         assert!(!settles(&row(4, 10, None, Some(30)), cut), "open");
         assert!(settles(&row(8, 10, None, None), cut), "cancelled long ago");
         assert!(settles(&row(3, 10, None, Some(30)), cut), "not intake");
+    }
+
+    /// Rows handed over in batches are each sorted once, whether the sorting
+    /// runs here or on a thread of its own, and whether the reader refills
+    /// the spent rows it gets back (or drops some, as the agency filter
+    /// does) or makes new ones: the same settled sums and live rows every way.
+    #[test]
+    fn every_row_is_sorted_once_however_it_is_handed_over() {
+        const ROWS: usize = 5 * HANDOVER + 123;
+        let calendar = WorkCalendar::builtin();
+        let now = crate::model::ts_of(
+            NaiveDate::from_ymd_opt(2026, 6, 30)
+                .and_then(|d| d.and_hms_opt(17, 0, 0))
+                .expect("valid instant"),
+        );
+        let row = |i: usize| {
+            let received = now - 400 * SECONDS_PER_DAY + i as Ts * 60;
+            let open = i.is_multiple_of(3);
+            DossierRow {
+                code: format!("HS-{i:05}"),
+                procedure_code: format!("P{}", i % 5),
+                agency_code: format!("A{}", i % 7),
+                channel: Some(1 + (i % 3) as i64),
+                status: if open { 4 } else { 10 },
+                received_at: Some(received),
+                due_at: Some(received + 5 * SECONDS_PER_DAY),
+                finished_at: (!open).then_some(received + (i % 9) as Ts * SECONDS_PER_DAY),
+                updated_at: Some(received + 10 * SECONDS_PER_DAY),
+                digitized: i.is_multiple_of(2),
+                ..DossierRow::default()
+            }
+        };
+        let sorter = || Sorter {
+            pauses: Pauses::new(Vec::new()),
+            apologies: Apologies::new(Vec::new()),
+            cut: now - SETTLE_AFTER,
+            now,
+            convention: PeriodConvention::Calendar,
+            calendar: calendar.clone(),
+            settled: empty_snapshot(&calendar, now, PeriodConvention::Calendar),
+            batch: DatasetBuilder::new(&[], &[], &[]),
+            live: LiveSet::default(),
+            codes: Interner::default(),
+            recent_evaluations: Vec::new(),
+        };
+        let read = |refills: bool, on_its_own_thread: bool| {
+            let mut hand_over =
+                Handover::new(sorter(), refills, on_its_own_thread).expect("handover");
+            let mut refilled = 0;
+            let mut spare: Option<DossierRow> = None;
+            for i in 0..ROWS {
+                let next = match spare.take() {
+                    Some(mut old) => {
+                        refilled += 1;
+                        old.clone_from(&row(i));
+                        old
+                    }
+                    None => row(i),
+                };
+                spare = hand_over.dossier(next);
+                if i.is_multiple_of(97) {
+                    spare = None;
+                }
+            }
+            hand_over.flush();
+            let sorted = hand_over.finish();
+            let received: u64 = sorted
+                .settled
+                .by_agency_sector
+                .values()
+                .map(|s| s.received.iter().sum::<u64>())
+                .sum();
+            assert_eq!(
+                received as usize + sorted.live.len(),
+                ROWS,
+                "refills {refills}, own thread {on_its_own_thread}: each row once"
+            );
+            let live: Vec<(u64, LiveDossier)> =
+                sorted.live.iter().map(|(k, d)| (*k, d.clone())).collect();
+            (sorted.settled, live, refilled)
+        };
+        let (settled, live, refilled) = read(false, false);
+        assert_eq!(refilled, 0, "no spares where the source does not refill");
+        assert!(!live.is_empty() && !settled.by_agency.is_empty());
+        for (refills, on_its_own_thread) in [(true, false), (false, true), (true, true)] {
+            let (other_settled, other_live, refilled) = read(refills, on_its_own_thread);
+            let what = format!("refills {refills}, own thread {on_its_own_thread}");
+            assert!(other_settled == settled, "{what}: settled sums differ");
+            assert!(other_live == live, "{what}: live rows differ");
+            if refills && !on_its_own_thread {
+                assert!(refilled > ROWS / 2, "{what}: {refilled} refilled");
+            }
+            if !refills {
+                assert_eq!(refilled, 0, "{what}");
+            }
+        }
     }
 }

@@ -161,8 +161,9 @@ impl DatasetBuilder {
         self.rows
     }
 
-    /// Judges a dossier row; `key` orders the dataset (it must not depend on
-    /// the order rows arrive in: a hash of the code, or the code's rank),
+    /// Judges a dossier row; `key` orders the dataset [`DatasetBuilder::finish`]
+    /// makes (it must not depend on the order rows arrive in: a hash of the
+    /// code, or the code's rank),
     /// `pauses` are its supplement intervals in any order.
     pub fn dossier(
         &mut self,

@@ -232,6 +232,8 @@ pub struct Dataset {
     /// Intake dossiers, in an order fixed by their codes, not by the order
     /// the engine returned them: by code ([`crate::judge::build_dataset`]),
     /// or by a 64-bit hash of it (a streamed read, which keeps no codes).
+    /// A dataset only summed is in the order its rows came
+    /// ([`crate::judge::DatasetBuilder::finish_for_sums`]).
     pub dossiers: Vec<Dossier>,
     pub pauses: Vec<Pause>,
     pub evaluations: Vec<Evaluation>,

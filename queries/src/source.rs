@@ -609,7 +609,7 @@ impl Source {
     /// [`Source::stream_dossiers`] with a sink that may hand back a spent
     /// row. Reading through PostgreSQL's COPY, the reader fills it with the
     /// next row, reusing its strings instead of allocating three a row (a
-    /// tenth of a full read, with their frees on the sorting thread); the
+    /// tenth of a full read, with their frees on a sorting thread); the
     /// other paths drop it (see [`Source::refills_rows`]).
     pub async fn stream_dossiers_reusing(
         &self,

@@ -410,8 +410,8 @@ where
 }
 
 /// A full read on PostgreSQL refills the rows the sorting is done with
-/// (their strings reused), whether it sorts on a thread of its own (here:
-/// two CPUs) or on the reading thread (one CPU). The sorting thread may run
+/// (their strings reused), whether it sorts on a thread of its own (where
+/// the test may use two CPUs or more) or on the reading thread (one CPU). The sorting thread may run
 /// four handovers of 1,024 rows behind, so about forty handovers' worth of
 /// dossiers make it refill: nothing of a spent row may leak into the next.
 /// The one-pass computation reads every row fresh. (Cells turning NULL in a
