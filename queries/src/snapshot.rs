@@ -1,7 +1,7 @@
 //! The aggregated state the exporter publishes: every series of DESIGN §4
 //! that comes from the source, keyed by label values, ready to encode.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
@@ -297,11 +297,15 @@ impl Snapshot {
         let periods = current_periods(now, convention);
         let windows = periods.map(|(_, from, to)| ReportWindow::new(from, to, now));
 
-        let mut pairs: BTreeMap<(u32, u32), AgencySectorStats> = BTreeMap::new();
-        let mut agencies: BTreeMap<u32, AgencyStats> = BTreeMap::new();
+        // By number while counting, by code in the snapshot: two ordered-map
+        // lookups a dossier were a twentieth of a full read at 10 million.
+        let mut pairs: HashMap<(u32, u32), AgencySectorStats, foldhash::fast::RandomState> =
+            HashMap::default();
+        let mut agencies: Vec<Option<AgencyStats>> = Vec::new();
+        agencies.resize_with(ds.agency_codes.len(), || None);
         for d in &ds.dossiers {
             let pair = pairs.entry((d.agency, d.sector)).or_default();
-            let agency = agencies.entry(d.agency).or_default();
+            let agency = agencies[d.agency as usize].get_or_insert_default();
             pair.received[index(Channel::ALL, d.channel)] += 1;
             if d.digitized {
                 agency.digitized[index(DigitizedKind::ALL, DigitizedKind::Dossier)] += 1;
@@ -365,9 +369,11 @@ impl Snapshot {
                 .collect(),
             by_agency: agencies
                 .into_iter()
-                .map(|(a, mut stats)| {
+                .enumerate()
+                .filter_map(|(a, stats)| {
+                    let mut stats = stats?;
                     stats.deadline_usage.finish();
-                    (code(a), stats)
+                    Some((code(a as u32), stats))
                 })
                 .collect(),
             evaluations,

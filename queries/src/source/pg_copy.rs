@@ -13,6 +13,13 @@
 //! (the text, integer, float, boolean, timestamp and date types). Anything
 //! else, and a query COPY refuses before sending data, goes through sqlx's
 //! row API, whose rules these decoders follow cell for cell.
+//!
+//! What: only the canonical columns, and the `BOOLEAN` and `SMALLINT` ones
+//! packed into one `BIGINT` (see [`Packing`]). PostgreSQL's binary COPY
+//! calls a send function per field, which takes a fresh 1 KB buffer: at 10
+//! million dossiers each field cost the server about 0.9 s, a fifteenth of
+//! its COPY, and the five small columns of the reference schema 20 % of it
+//! (measured with `COPY … TO '/dev/null'`: 12.75 s, and 10.2 s packed).
 
 use chrono::FixedOffset;
 use futures_util::TryStreamExt;
@@ -27,12 +34,17 @@ use super::{
 };
 use crate::model::{SECONDS_PER_DAY, Ts};
 
-/// A query COPY can read: the statement, the type of every result column,
-/// and where the canonical columns are.
+/// A query COPY can read: the statement, the type of every field a row
+/// brings (then of every packed column), and where the canonical columns
+/// are among them.
 pub(super) struct CopyPlan {
     statement: String,
     oids: Vec<u32>,
     columns: Vec<(&'static str, usize)>,
+    /// Fields per row: `oids` past them are the packed columns.
+    sent: usize,
+    /// How the last field unpacks, when columns were packed.
+    packing: Option<Packing>,
 }
 
 /// Prepares `sql` and returns how to COPY it, or `None` when a canonical
@@ -63,11 +75,177 @@ pub(super) async fn plan(
         return Ok(None);
     }
     let inner = query_body(sql);
-    Ok(Some(CopyPlan {
-        statement: format!("COPY (\n{inner}\n) TO STDOUT (FORMAT binary)"),
-        oids,
-        columns,
-    }))
+    let ambiguous = columns
+        .iter()
+        .any(|(col, _)| names.iter().filter(|n| n.eq_ignore_ascii_case(col)).count() > 1);
+    if ambiguous {
+        // `q."code"` would not say which: send the query's own columns.
+        let sent = oids.len();
+        return Ok(Some(CopyPlan {
+            statement: format!("COPY (\n{inner}\n) TO STDOUT (FORMAT binary)"),
+            oids,
+            columns,
+            sent,
+            packing: None,
+        }));
+    }
+    Ok(Some(narrowed(inner, &names, &oids, &columns)))
+}
+
+/// The plan that selects only the canonical columns from the query, with
+/// its small ones packed when that spares at least one field.
+fn narrowed(
+    inner: &str,
+    names: &[String],
+    oids: &[u32],
+    columns: &[(&'static str, usize)],
+) -> CopyPlan {
+    let packing = Packing::of(columns.iter().map(|&(_, at)| oids[at]));
+    let packs = |i: usize| packing.as_ref().is_some_and(|p| p.packs(i));
+    let mut select = Vec::new();
+    let mut sent_oids = Vec::new();
+    // Where each canonical column is, in `columns` order.
+    let mut placed = vec![0; columns.len()];
+    for (i, &(_, at)) in columns.iter().enumerate() {
+        if !packs(i) {
+            placed[i] = sent_oids.len();
+            sent_oids.push(oids[at]);
+            select.push(format!("q.{}", quote_ident(&names[at])));
+        }
+    }
+    if let Some(packing) = &packing {
+        select.push(packing.expression(|i| format!("q.{}", quote_ident(&names[columns[i].1]))));
+        sent_oids.push(oid::INT8);
+    }
+    let sent = sent_oids.len();
+    for &(i, oid, _) in packing.iter().flat_map(|p| &p.columns) {
+        placed[i] = sent_oids.len();
+        sent_oids.push(oid);
+    }
+    CopyPlan {
+        statement: format!(
+            "COPY (SELECT {} FROM (\n{inner}\n) AS q) TO STDOUT (FORMAT binary)",
+            select.join(", ")
+        ),
+        oids: sent_oids,
+        columns: columns
+            .iter()
+            .zip(placed)
+            .map(|(&(col, _), at)| (col, at))
+            .collect(),
+        sent,
+        packing,
+    }
+}
+
+/// A column name as a quoted identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The `BOOLEAN` and `SMALLINT` columns of a query, sent as one `BIGINT`:
+/// each in its own bits, offset so that every value and NULL has a code (a
+/// boolean in 2 bits: 0 false, 1 true, 2 NULL; a `SMALLINT` in 17: the
+/// value plus 32,768, or 65,536 for NULL). Unpacked, each is the cell the
+/// server would have sent, so the decoders see no difference.
+#[derive(Debug)]
+struct Packing {
+    /// Per packed column, in order: its index among the canonical columns,
+    /// its type and the bit it starts at.
+    columns: Vec<(usize, u32, u32)>,
+}
+
+/// Packed columns' cells, rebuilt for one row: the bytes the server would
+/// have sent for each (a boolean uses the first), and a bit per NULL.
+#[derive(Clone, Copy, Default)]
+struct Unpacked {
+    cells: [[u8; 2]; MAX_PACKED],
+    nulls: u8,
+}
+
+/// Packed columns at most (a bit each in [`Unpacked::nulls`]); the five of
+/// the reference schema fit.
+const MAX_PACKED: usize = 8;
+
+impl Packing {
+    fn bits(oid: u32) -> Option<u32> {
+        match oid {
+            oid::BOOL => Some(2),
+            oid::INT2 => Some(17),
+            _ => None,
+        }
+    }
+
+    /// The packing of the small columns among the canonical columns' types,
+    /// or `None` when fewer than two are small (packing one field spares
+    /// none). Columns that would not fit in 63 bits are sent as they are.
+    fn of(oids: impl Iterator<Item = u32>) -> Option<Packing> {
+        let mut columns = Vec::new();
+        let mut next = 0;
+        for (i, oid) in oids.enumerate() {
+            if let Some(bits) = Packing::bits(oid)
+                && next + bits <= 63
+                && columns.len() < MAX_PACKED
+            {
+                columns.push((i, oid, next));
+                next += bits;
+            }
+        }
+        (columns.len() >= 2).then_some(Packing { columns })
+    }
+
+    /// Whether the canonical column at index `i` is packed.
+    fn packs(&self, i: usize) -> bool {
+        self.columns.iter().any(|&(c, _, _)| c == i)
+    }
+
+    /// The SQL that packs the columns, given the SQL of the one at an index.
+    fn expression(&self, field: impl Fn(usize) -> String) -> String {
+        let terms: Vec<String> = self
+            .columns
+            .iter()
+            .map(|&(i, oid, shift)| {
+                let field = field(i);
+                let code = match oid {
+                    oid::BOOL => format!("COALESCE({field}::int4, 2)::int8"),
+                    _ => format!("COALESCE({field}::int8 + 32768, 65536)"),
+                };
+                format!("{code} * {}", 1i64 << shift)
+            })
+            .collect();
+        format!("({})", terms.join(" + "))
+    }
+
+    /// The cells packed in `bytes` (the packed field of one row).
+    fn unpack(&self, bytes: Option<&[u8]>) -> Result<Unpacked, String> {
+        let mut cells = Unpacked::default();
+        let packed = bytes
+            .and_then(|b| b.try_into().ok())
+            .map(i64::from_be_bytes)
+            .filter(|v| *v >= 0)
+            .ok_or("a packed COPY field that is not a positive BIGINT")?;
+        for (j, &(_, oid, shift)) in self.columns.iter().enumerate() {
+            let code = packed >> shift;
+            let cell = match oid {
+                oid::BOOL => match code & 3 {
+                    0 => Some([0, 0]),
+                    1 => Some([1, 0]),
+                    2 => None,
+                    _ => return Err("a packed COPY boolean of code 3".into()),
+                },
+                _ => match code & 0x1_ffff {
+                    65_536 => None,
+                    c if c < 65_536 => Some(((c - 32_768) as i16).to_be_bytes()),
+                    c => return Err(format!("a packed COPY SMALLINT of code {c}")),
+                },
+            };
+            match cell {
+                Some(bytes) => cells.cells[j] = bytes,
+                None => cells.nulls |= 1 << j,
+            }
+        }
+        Ok(cells)
+    }
 }
 
 pub(super) fn oid(ty: &PgTypeInfo) -> u32 {
@@ -103,17 +281,26 @@ pub(super) async fn read<T>(
         }
         Err(e) => return Err(classify(file, e)),
     };
-    let mut parser = Parser::new(plan.oids.len());
+    let mut parser = Parser::new(plan.sent);
     let mut count = 0u64;
     let mut since_yield = 0u64;
     // A spent row the sink handed back, filled next.
     let mut spare: Option<T> = None;
     while let Some(chunk) = stream.try_next().await.map_err(|e| classify(file, e))? {
         let fed = parser.feed(&chunk, |fields, data| {
+            let unpacked = match &plan.packing {
+                None => Unpacked::default(),
+                Some(packing) => {
+                    let (start, len) = fields[plan.sent - 1];
+                    let bytes = (len >= 0).then(|| &data[start..start + len as usize]);
+                    packing.unpack(bytes).map_err(|m| protocol(file, &m))?
+                }
+            };
             let row = CopyRow {
                 data,
                 fields,
                 oids: &plan.oids,
+                unpacked: &unpacked,
             };
             let cells = Located::new(&row, &plan.columns);
             let converted = match (fill, spare.take()) {
@@ -331,11 +518,13 @@ fn read_i32(data: &[u8], at: usize) -> Option<i32> {
     Some(i32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// One COPY row: the fields of [`Parser`] over the bytes they point into.
+/// One COPY row: the fields of [`Parser`] over the bytes they point into,
+/// and the cells unpacked from its packed field.
 pub(super) struct CopyRow<'a> {
     data: &'a [u8],
     fields: &'a [(usize, i32)],
     oids: &'a [u32],
+    unpacked: &'a Unpacked,
 }
 
 /// A cell's declared type and bytes (`None` for NULL).
@@ -345,9 +534,15 @@ impl<'a> Located<'a, CopyRow<'a>> {
     fn cell(&self, col: &'static str) -> Result<Cell<'a>, CellError> {
         let at = self.at(col)?;
         let row = self.row;
-        let (start, len) = row.fields[at];
+        let oid = row.oids[at];
+        let Some(&(start, len)) = row.fields.get(at) else {
+            let j = at - row.fields.len();
+            let width = if oid == oid::BOOL { 1 } else { 2 };
+            let null = row.unpacked.nulls & (1 << j) != 0;
+            return Ok((oid, (!null).then(|| &row.unpacked.cells[j][..width])));
+        };
         let bytes = (len >= 0).then(|| &row.data[start..start + len as usize]);
-        Ok((row.oids[at], bytes))
+        Ok((oid, bytes))
     }
 }
 
@@ -724,6 +919,70 @@ mod tests {
         assert_eq!(pg_timestamp(i64::MIN), None, "-infinity");
     }
 
+    /// The reference schema's five small columns travel as one field, after
+    /// the others, and are found where the conversions look for them.
+    #[test]
+    fn the_reference_schema_sends_nine_fields() {
+        use oid::*;
+        let names: Vec<String> = RowKind::Dossiers
+            .columns()
+            .iter()
+            .map(|c| c.to_string())
+            .chain(["vendor_extra".to_owned()])
+            .collect();
+        let oids = [
+            TEXT, TEXT, TEXT, INT2, INT2, TIMESTAMP, TIMESTAMP, TIMESTAMP, TIMESTAMP, BOOL, BOOL,
+            BOOL, TIMESTAMP, 1700,
+        ];
+        let columns = locate(RowKind::Dossiers, &names);
+        let plan = narrowed("SELECT * FROM dossiers", &names, &oids, &columns);
+        assert_eq!(plan.sent, 9);
+        assert!(
+            !plan.statement.contains("vendor_extra"),
+            "{}",
+            plan.statement
+        );
+        assert!(
+            plan.statement
+                .contains(r#"COALESCE(q."channel"::int8 + 32768, 65536) * 1 +"#),
+            "{}",
+            plan.statement
+        );
+        let oid_of = |col: &str| {
+            let at = plan.columns.iter().find(|(c, _)| *c == col).unwrap().1;
+            plan.oids[at]
+        };
+        for col in RowKind::Dossiers.columns() {
+            let at = names.iter().position(|n| n == col).unwrap();
+            assert_eq!(oid_of(col), oids[at], "{col}");
+        }
+        assert_eq!(plan.oids[8], INT8);
+    }
+
+    #[test]
+    fn packing_fits_63_bits_and_refuses_codes_it_never_makes() {
+        use oid::*;
+        // Three SMALLINTs take 51 bits: a fourth does not fit, a boolean does.
+        let p = Packing::of([INT2, INT2, INT2, INT2, BOOL].into_iter()).unwrap();
+        let packed: Vec<usize> = p.columns.iter().map(|c| c.0).collect();
+        assert_eq!(packed, [0, 1, 2, 4]);
+        assert_eq!(Packing::of([BOOL; 9].into_iter()).unwrap().columns.len(), 8);
+        // One small column is sent as it is.
+        assert!(Packing::of([TEXT, BOOL, INT4].into_iter()).is_none());
+        let p = Packing::of([INT2, BOOL].into_iter()).unwrap();
+        let code = |int2: i64, boolean: i64| (int2 + (boolean << 17)).to_be_bytes();
+        let cells = p.unpack(Some(&code(32_767 + 32_768, 1))).unwrap();
+        assert_eq!(cells.cells[0], 32_767i16.to_be_bytes());
+        assert_eq!((cells.cells[1][0], cells.nulls), (1, 0));
+        let cells = p.unpack(Some(&code(65_536, 2))).unwrap();
+        assert_eq!(cells.nulls, 0b11);
+        assert!(p.unpack(Some(&code(0, 3))).is_err());
+        assert!(p.unpack(Some(&code(65_537, 0))).is_err());
+        assert!(p.unpack(Some(&(-1i64).to_be_bytes())).is_err());
+        assert!(p.unpack(Some(&[0; 4])).is_err());
+        assert!(p.unpack(None).is_err());
+    }
+
     /// A dossier row refilled from a row of NULLs keeps nothing of the row
     /// before: it equals the same cells read into a new row.
     #[test]
@@ -758,6 +1017,7 @@ mod tests {
                 data: &data,
                 fields: &fields,
                 oids: &oids,
+                unpacked: &Unpacked::default(),
             };
             let cells = Located::new(&row, &columns);
             match into {

@@ -158,6 +158,36 @@ async fn copy_and_row_by_row_read_every_column_type_alike() {
     }
 }
 
+/// `SMALLINT` and `BOOLEAN` columns travel packed in one `BIGINT` through
+/// COPY: every value, the extremes and NULL come back as the row-by-row
+/// read gives them.
+#[tokio::test]
+async fn packed_small_columns_keep_their_extremes_and_nulls() {
+    let ddl = FAST.replace("status INTEGER", "status SMALLINT");
+    let then =
+        "UPDATE dossiers SET channel = -32768, status = 32767, e_result = NULL WHERE code = 'HS-1';
+                INSERT INTO dossiers (code, procedure_code, agency_code, channel, status, digitized)
+                VALUES ('HS-3', 'P3', 'UBND03', 32767, -32768, false);";
+    let mut want = expected();
+    want[0].channel = Some(-32768);
+    want[0].status = 32767;
+    want[0].e_result = false;
+    want.push(DossierRow {
+        code: "HS-3".into(),
+        procedure_code: "P3".into(),
+        agency_code: "UBND03".into(),
+        channel: Some(32767),
+        status: -32768,
+        ..DossierRow::default()
+    });
+    for path in [Path::Copy, Path::RowByRow] {
+        let Some(rows) = read_back_after(&ddl, then, path, None).await else {
+            return;
+        };
+        assert_eq!(rows, want, "{path:?}");
+    }
+}
+
 /// A boolean stored as text holding a number is true unless 0, on both
 /// paths, as an integer column's would be.
 #[tokio::test]
