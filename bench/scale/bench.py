@@ -6,7 +6,8 @@ Runs against a PostgreSQL database already loaded by
 the floor (floor.sql through psql), the motcua exporter (first full
 refresh, incremental refresh after 1,000 changes, peak RSS), a second
 exporter doing full refreshes back to back under 50 concurrent scrapers,
-the peer (query-exporter), and the dashboard (render bundle, one chart
+the exporter's COPY statements sent to a client that discards them, the
+peer (query-exporter), and the dashboard (render bundle, one chart
 over HTTP). Writes a markdown table and a JSON file of every figure.
 
 Needs psycopg (installed in the benchmark's venv with query-exporter).
@@ -240,16 +241,20 @@ class PgCpu:
     def __init__(self, conninfo, app):
         self.conninfo, self.app = conninfo, app
         self.first, self.last = {}, {}
+        # The COPY statements seen running, in the order first seen.
+        self.copies = []
         self.stop_event = threading.Event()
         self.thread = None
 
     def sample(self, conn):
         rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity"
+            "SELECT pid, query FROM pg_stat_activity"
             " WHERE application_name = %s AND datname = current_database()",
             (self.app,),
         ).fetchall()
-        for (pid,) in rows:
+        for pid, query in rows:
+            if query.startswith("COPY") and query not in self.copies:
+                self.copies.append(query)
             c = cpu_seconds(pid)
             if c is None:
                 continue
@@ -290,6 +295,33 @@ class PgCpu:
 
 # ---------------------------------------------------------------------------
 # The measurements
+
+
+def discarding_client(url, statements, runs):
+    """Median over `runs` of the time PostgreSQL takes to send what a full
+    refresh reads (the exporter's own COPY statements, caught in
+    pg_stat_activity) to psql, which writes it to /dev/null: what a reader
+    that cost nothing would take, over the same connection."""
+    if not statements:
+        raise RuntimeError("no COPY statement of the exporter was seen in pg_stat_activity")
+    for sql in statements:
+        # pg_stat_activity keeps track_activity_query_size bytes of a query.
+        if not sql.rstrip().endswith("(FORMAT binary)"):
+            raise RuntimeError(f"a COPY statement was cut short in pg_stat_activity: {sql!r}")
+    totals = []
+    for i in range(runs + 1):
+        t0 = time.monotonic()
+        for sql in statements:
+            with open(os.devnull, "wb") as null:
+                subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url,
+                                "-c", sql], check=True, stdout=null)
+        seconds = time.monotonic() - t0
+        if i == 0:
+            log(f"discarding client: warm-up {seconds:.2f} s")
+            continue
+        totals.append(seconds)
+        log(f"discarding client: run {i} {seconds:.2f} s")
+    return {"statements": statements, "runs_s": totals, "median_s": statistics.median(totals)}
 
 
 def floor(url, runs):
@@ -454,6 +486,7 @@ def measure_exporter(url, logdir, tmp, resync_flag):
         res["full_backtoback_s"] = full
         res["full_backtoback_cpu_exporter_s"] = (cpu_seconds(svc.pid) - cpu0) / len(full)
         res["full_backtoback_cpu_pg_s"] = pg.stop() / len(full)
+        res["copy_statements"] = pg.copies
         res["full_backtoback_wall_s"] = elapsed
         log(f"exporter B: full refreshes back to back {full} s")
         # Paced: 50 scrapers each once a second (the target's setting), for
@@ -599,6 +632,7 @@ def ratio(a, b):
 
 def table(r):
     e, f, p, d = r["exporter"], r["floor"], r["peer"], r.get("dashboard")
+    w = r.get("wire")
     med = statistics.median
     full = e["full_refresh_s"]
     b2b = med(e["full_backtoback_s"]) if e.get("full_backtoback_s") else None
@@ -619,6 +653,11 @@ def table(r):
         f"{ratio(full, peer_scrape)} of peer | ≤ 1.5× floor |",
         f"| full refresh: median of 3 back to back | {fmt_s(b2b)} | {fmt_s(f['median_s'])} | "
         f"{fmt_s(peer_scrape)} | {ratio(b2b, f['median_s'])} of floor | ≤ 1.5× floor |",
+        *([f"| not motcua: PostgreSQL sending the exporter's COPY reads to a client that "
+            f"discards them (psql > /dev/null, {len(w['statements'])} statements), median of "
+            f"{len(w['runs_s'])} | {fmt_s(w['median_s'])} | {fmt_s(f['median_s'])} | — | "
+            f"{ratio(w['median_s'], f['median_s'])} of floor; motcua back to back is "
+            f"{ratio(b2b, w['median_s'])} of it | |"] if w else []),
         f"| {inc_label} | {fmt_s(inc) if e['kinds_exposed'] else 'n/a'} | — | "
         f"{fmt_s(peer_scrape)} (recomputes all) | "
         f"{ratio(inc, peer_scrape) if e['kinds_exposed'] else 'n/a'} of peer | < 1 s |",
@@ -679,7 +718,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--floor-runs", type=int, default=5)
     ap.add_argument("--peer-scrapes", type=int, default=5)
-    ap.add_argument("--skip", default="", help="comma-separated: floor,exporter,peer,dashboard")
+    ap.add_argument("--skip", default="", help="comma-separated: floor,exporter,wire,peer,dashboard")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     out = Path(args.out)
@@ -722,6 +761,8 @@ def main():
     r["floor"] = floor(args.url, args.floor_runs) if "floor" not in skip else None
     r["exporter"] = (measure_exporter(args.url, logdir, tmp, resync)
                      if "exporter" not in skip else None)
+    r["wire"] = (discarding_client(args.url, r["exporter"]["copy_statements"], 3)
+                 if r["exporter"] and "wire" not in skip else None)
     r["peer"] = measure_peer(args.url, logdir, args.peer_scrapes) if "peer" not in skip else None
     r["dashboard"] = (measure_dashboard(args.url, logdir, tmp, year)
                       if "dashboard" not in skip else None)

@@ -145,25 +145,31 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
 }
 
 /// Runs the refresh loop on a thread of its own, with its own single-threaded
-/// runtime, under `SCHED_IDLE`: it takes only CPU nothing else wants.
+/// runtime, at nice 10 and off one CPU.
 ///
 /// Why: a full read of a large source keeps both cores of a small machine
 /// busy for tens of seconds (it decodes on this thread, and with two CPUs
-/// or more sorts on one it starts, which inherits the policy), and the
-/// database server wants CPU too. Scrapes must not queue behind that work (DESIGN: `/metrics` answers
-/// in milliseconds during a refresh): the kernel preempts a `SCHED_IDLE`
-/// thread as soon as an HTTP worker wakes, where with nice 10 a worker
-/// could wait out a time slice (p99 of paced scrapes during full reads at
-/// 10M dossiers: 8.6 ms niced, 6.2 ms idle, same build and machine). The
-/// cost: on a machine kept busy by other work, refreshes slow down (and
-/// time out, counted in `motcua_refresh_failures_total`) rather than take
-/// CPU from it — what a monitor beside a production system should do.
+/// or more sorts on one it starts, which inherits the priority), and the
+/// database server wants CPU too. Scrapes must not queue behind that work
+/// (DESIGN: `/metrics` answers in milliseconds during a refresh). Priority
+/// alone is not enough where the kernel groups processes by session
+/// (autogroup) or by service (cgroups): the refresh threads spend their
+/// group's share of the CPU, and a waking scrape competes as that group
+/// against the database server's. So the refresh stays off one CPU
+/// ([`leave_a_cpu_to_scrapes`]), and at nice 10 gives way on the others. On
+/// a machine kept busy by other work, refreshes slow down (and time out,
+/// counted in `motcua_refresh_failures_total`) rather than take CPU from
+/// it — what a monitor beside a production system should do.
 ///
-/// Priority alone is not enough where the kernel groups processes by
-/// session (autogroup) or by service (cgroups): the refresh threads spend
-/// their group's share of the CPU, and a waking scrape competes as that
-/// group against the database server's. So the refresh also stays off one
-/// CPU ([`leave_a_cpu_to_scrapes`]).
+/// Why not `SCHED_IDLE`, which it used before: the kernel counts a CPU that
+/// runs only `SCHED_IDLE` threads as idle when it places a waking thread.
+/// Every wakeup of the database server's backend (over a Unix socket, each
+/// time the reader frees room in the socket) then landed on the refresh's
+/// CPU and preempted the read, which could not move to the other: at 10M
+/// dossiers a full read over the socket took 19–21.5 s under `SCHED_IDLE`
+/// and 13–15 s at nice 0 or 10, with the same CPU. Scrapes kept their p99
+/// at nice 10 (2.3 and 3.2 ms during full reads, against 1.3–3.8 ms under
+/// `SCHED_IDLE`; BENCHMARKS.md).
 ///
 /// Keeping every allocation of a read on these threads also keeps it in one
 /// arena of the system allocator: spread over the runtime's workers,
@@ -194,19 +200,9 @@ fn spawn_refresher(
     Ok(finished)
 }
 
-/// Puts the calling thread (and the threads it starts) under `SCHED_IDLE`,
-/// or at nice 10 where that is refused.
+/// Puts the calling thread (and the threads it starts) at nice 10.
 fn lower_priority() {
     use thread_priority::ThreadPriority;
-    use thread_priority::unix::{
-        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
-        thread_native_id,
-    };
-    // SCHED_IDLE has no nice value; the crate wants its only priority, Min.
-    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-    if set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle).is_ok() {
-        return;
-    }
     // The crate maps 0–99 onto nice 19…-20: 22 is nice 10.
     let nice_10 = ThreadPriority::Crossplatform(22u8.try_into().expect("0–99"));
     if let Err(e) = thread_priority::set_current_thread_priority(nice_10) {

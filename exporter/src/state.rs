@@ -109,8 +109,8 @@ impl Shared {
                 std::mem::replace(&mut *current, body)
             };
             // Freed after the write lock is released: the writer may be a
-            // refresh thread under SCHED_IDLE, and a scrape must not wait
-            // for it to be scheduled again to return megabytes to the system.
+            // refresh thread at nice 10, and a scrape must not wait for it
+            // to be scheduled again to return megabytes to the system.
             drop(previous);
         }
         // Logged once visible: whoever reads the log line and then scrapes

@@ -165,8 +165,8 @@ impl Running {
 
     /// Waits for a log line containing `needle`.
     fn wait_line(&mut self, needle: &str) -> String {
-        // Generous: refreshes run under SCHED_IDLE, so on a machine busy
-        // with other builds the demo's first refresh waits for idle CPU.
+        // Generous: refreshes run at nice 10, so on a machine busy with
+        // other builds the demo's first refresh waits for CPU.
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -288,18 +288,15 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
         .to_owned();
     exporter.wait_line("refresh succeeded");
 
-    // Refreshes run on their own thread under SCHED_IDLE (5), or at nice 10
-    // where that is refused; the HTTP workers at the normal priority.
+    // Refreshes run on their own thread at nice 10 (policy SCHED_OTHER, 0);
+    // the HTTP workers at the normal priority.
     let threads = thread_priorities(exporter.child.id());
     let refresh: Vec<_> = threads
         .iter()
         .filter(|(name, _)| name == "motcua-refresh")
         .collect();
     assert!(!refresh.is_empty(), "{threads:?}");
-    assert!(
-        refresh.iter().all(|(_, p)| *p == (5, 0) || *p == (0, 10)),
-        "{threads:?}"
-    );
+    assert!(refresh.iter().all(|(_, p)| *p == (0, 10)), "{threads:?}");
     assert!(
         threads
             .iter()
