@@ -1,19 +1,31 @@
 //! The judged dataset, loaded once and kept: every chart and report of the
 //! next `cache_ttl` is drawn from the same data. When the data is older
 //! than the TTL, the next request still gets it at once and a reload starts
-//! in the background (one at a time). While the source is down and nothing
-//! is cached, requests get [`Unavailable`] (HTTP 503) with the reason, and
-//! the source is retried at most every few seconds.
+//! in the background (one at a time).
+//!
+//! Loads always run in the background. Until the first one has finished,
+//! [`Store::get`] (what every page calls for its data) waits for it at most
+//! [`FIRST_LOAD_WAIT`], then gives up with [`Unavailable::Loading`]; while
+//! the source is down and nothing is cached it answers
+//! [`Unavailable::Down`] at once, and the source is retried at most every
+//! [`RETRY_AFTER`]. The HTTP side turns both into 503 with `Retry-After`.
+//! [`Store::readiness`] tells the same without ever waiting (`/readyz`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::FixedOffset;
 use motcua_queries::{Dataset, Dialect, Reader, Ts, now_local};
 
-/// Retry a failed load no more often than this while nothing is cached.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Retry a failed load no more often than this while nothing is cached;
+/// also the `Retry-After` of a 503.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// How long a page waits for the first load before answering 503: long
+/// enough for a small province to be served at once, short enough that no
+/// browser, proxy or client timeout fires first (a 10-million-dossier
+/// source takes 10–15 s).
+pub const FIRST_LOAD_WAIT: Duration = Duration::from_secs(5);
 
 /// A dataset and when it was read.
 #[derive(Debug)]
@@ -34,11 +46,15 @@ impl Loaded {
     }
 }
 
-/// No data to answer with.
+/// No data to answer with (yet).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the source database is unavailable and no data has been loaded yet: {reason}")]
-pub struct Unavailable {
-    pub reason: String,
+pub enum Unavailable {
+    /// The first load is still running.
+    #[error("the source is still loading (for {} s); no data to answer with yet", .since.as_secs())]
+    Loading { since: Duration },
+    /// The source could not be read and nothing was loaded before.
+    #[error("the source database is unavailable and no data has been loaded yet: {reason}")]
+    Down { reason: String },
 }
 
 #[derive(Clone)]
@@ -53,11 +69,29 @@ struct Inner {
     ttl: Duration,
     /// Bounds a SQLite read (the servers cancel their own statements).
     query_timeout: Mutex<Option<Duration>>,
+    /// How long [`Store::get`] waits for the first load.
+    first_load_wait: Mutex<Duration>,
     current: RwLock<Option<Arc<Loaded>>>,
-    /// Serializes loads.
-    loading: tokio::sync::Mutex<()>,
-    refreshing: AtomicBool,
+    /// When the running load started; None: no load runs (one at a time).
+    load_started: Mutex<Option<Instant>>,
+    /// Bumped after each load, successful or not: wakes the waiters.
+    loads_done: tokio::sync::watch::Sender<u64>,
     last_failure: Mutex<Option<(Instant, String)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Ends a background load however its task ends (a panic included), so
+/// that no waiter and no `/readyz` sees "loading" for ever.
+struct LoadDone(Store);
+
+impl Drop for LoadDone {
+    fn drop(&mut self) {
+        *lock(&self.0.inner.load_started) = None;
+        self.0.inner.loads_done.send_modify(|n| *n += 1);
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -92,9 +126,10 @@ impl Store {
                 zone,
                 ttl,
                 query_timeout: Mutex::new(None),
+                first_load_wait: Mutex::new(FIRST_LOAD_WAIT),
                 current: RwLock::new(current),
-                loading: tokio::sync::Mutex::new(()),
-                refreshing: AtomicBool::new(false),
+                load_started: Mutex::new(None),
+                loads_done: tokio::sync::watch::Sender::new(0),
                 last_failure: Mutex::new(None),
             }),
         }
@@ -103,11 +138,13 @@ impl Store {
     /// Abandons a SQLite read that runs longer than `limit` (PostgreSQL and
     /// MariaDB cancel statements themselves, from `ConnectOptions`).
     pub fn with_query_timeout(self, limit: Duration) -> Store {
-        *self
-            .inner
-            .query_timeout
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(limit);
+        *lock(&self.inner.query_timeout) = Some(limit);
+        self
+    }
+
+    /// How long a page waits for the first load (default [`FIRST_LOAD_WAIT`]).
+    pub fn with_first_load_wait(self, limit: Duration) -> Store {
+        *lock(&self.inner.first_load_wait) = limit;
         self
     }
 
@@ -120,68 +157,120 @@ impl Store {
             .clone()
     }
 
-    /// The data: the cached one (starting a background reload when it is
-    /// stale), or a fresh load when nothing is cached.
+    /// The data for a page: the cached one (starting a background reload
+    /// when it is stale), else the first load's, waited for at most the
+    /// first-load wait. Every handler gets its data here, so every page
+    /// behaves the same way while the service starts.
     pub async fn get(&self) -> Result<Arc<Loaded>, Unavailable> {
+        let limit = *lock(&self.inner.first_load_wait);
+        self.wait_for_data(Some(limit)).await
+    }
+
+    /// The data, waiting for the first load however long it takes (bounded
+    /// by the source's timeouts): for `render`, which has nothing else to do.
+    pub async fn load(&self) -> Result<Arc<Loaded>, Unavailable> {
+        self.wait_for_data(None).await
+    }
+
+    async fn wait_for_data(&self, limit: Option<Duration>) -> Result<Arc<Loaded>, Unavailable> {
         if let Some(loaded) = self.cached() {
             if loaded.loaded.elapsed() >= self.inner.ttl {
                 self.refresh_in_background();
             }
             return Ok(loaded);
         }
-        if let Some((at, reason)) = self.recent_failure()
-            && at.elapsed() < RETRY_AFTER
-        {
-            return Err(Unavailable { reason });
-        }
-        let _guard = self.inner.loading.lock().await;
+        // Subscribed before looking, so a load that ends meanwhile still wakes us.
+        let mut done = self.inner.loads_done.subscribe();
         if let Some(loaded) = self.cached() {
             return Ok(loaded);
         }
-        if let Some((at, reason)) = self.recent_failure()
-            && at.elapsed() < RETRY_AFTER
-        {
-            return Err(Unavailable { reason });
+        self.start_first_load()?;
+        let finished = done.changed();
+        let ended = match limit {
+            Some(limit) => tokio::time::timeout(limit, finished).await.is_ok(),
+            None => finished.await.is_ok(),
+        };
+        if let Some(loaded) = self.cached() {
+            return Ok(loaded);
         }
-        self.load_now().await
+        Err(match (ended, self.recent_failure()) {
+            (true, Some((_, reason))) => Unavailable::Down { reason },
+            _ => Unavailable::Loading {
+                since: lock(&self.inner.load_started).map_or(Duration::ZERO, |t| t.elapsed()),
+            },
+        })
     }
 
-    /// Starts a reload unless one is running; the cached data stays in use meanwhile.
+    /// With nothing cached: makes sure a load runs, unless the last one
+    /// failed less than [`RETRY_AFTER`] ago (then that failure is the answer).
+    fn start_first_load(&self) -> Result<(), Unavailable> {
+        if self.inner.reader.is_none() {
+            return Err(Unavailable::Down {
+                reason: "no dataset".into(),
+            });
+        }
+        if lock(&self.inner.load_started).is_none()
+            && let Some((at, reason)) = self.recent_failure()
+            && at.elapsed() < RETRY_AFTER
+        {
+            return Err(Unavailable::Down { reason });
+        }
+        self.refresh_in_background();
+        Ok(())
+    }
+
+    /// Whether the service can answer with data now; never waits. With
+    /// nothing cached it starts a load when none runs (and the last failure
+    /// is old enough), so a service kept out of traffic still retries.
+    pub fn readiness(&self) -> Result<(), Unavailable> {
+        if self.cached().is_some() {
+            return Ok(());
+        }
+        self.start_first_load()?;
+        if let Some(started) = *lock(&self.inner.load_started) {
+            return Err(Unavailable::Loading {
+                since: started.elapsed(),
+            });
+        }
+        // The load ended between the two looks.
+        match (self.cached(), self.recent_failure()) {
+            (Some(_), _) => Ok(()),
+            (None, Some((_, reason))) => Err(Unavailable::Down { reason }),
+            (None, None) => Err(Unavailable::Loading {
+                since: Duration::ZERO,
+            }),
+        }
+    }
+
+    /// Starts a load unless one is running; the cached data stays in use meanwhile.
     pub fn refresh_in_background(&self) {
-        if self.inner.reader.is_none() || self.inner.refreshing.swap(true, Ordering::AcqRel) {
+        if self.inner.reader.is_none() {
             return;
         }
-        let store = self.clone();
-        tokio::spawn(async move {
-            {
-                let _guard = store.inner.loading.lock().await;
-                let _ = store.load_now().await;
+        {
+            let mut started = lock(&self.inner.load_started);
+            if started.is_some() {
+                return;
             }
-            store.inner.refreshing.store(false, Ordering::Release);
+            *started = Some(Instant::now());
+        }
+        let done = LoadDone(self.clone());
+        tokio::spawn(async move {
+            let _ = done.0.load_now().await;
         });
     }
 
     fn recent_failure(&self) -> Option<(Instant, String)> {
-        self.inner
-            .last_failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.inner.last_failure).clone()
     }
 
-    async fn load_now(&self) -> Result<Arc<Loaded>, Unavailable> {
+    async fn load_now(&self) -> Result<Arc<Loaded>, String> {
         let Some(reader) = &self.inner.reader else {
-            return self.cached().ok_or_else(|| Unavailable {
-                reason: "no dataset".into(),
-            });
+            return self.cached().ok_or_else(|| "no dataset".to_owned());
         };
         let started = Instant::now();
         let read = reader.read(self.inner.zone);
-        let limit = *self
-            .inner
-            .query_timeout
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let limit = *lock(&self.inner.query_timeout);
         let result = match limit {
             Some(limit) if reader.source.dialect() == Dialect::Sqlite => {
                 match tokio::time::timeout(limit, read).await {
@@ -207,11 +296,7 @@ impl Store {
                     .current
                     .write()
                     .unwrap_or_else(PoisonError::into_inner) = Some(loaded.clone());
-                *self
-                    .inner
-                    .last_failure
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
+                *lock(&self.inner.last_failure) = None;
                 Ok(loaded)
             }
             Err(reason) => {
@@ -222,13 +307,8 @@ impl Store {
                 } else {
                     tracing::warn!("loading the source failed: {reason}");
                 }
-                *self
-                    .inner
-                    .last_failure
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) =
-                    Some((Instant::now(), reason.clone()));
-                Err(Unavailable { reason })
+                *lock(&self.inner.last_failure) = Some((Instant::now(), reason.clone()));
+                Err(reason)
             }
         }
     }

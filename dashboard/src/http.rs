@@ -4,11 +4,16 @@
 //! - `/charts/{name}.{png,svg}` — `from`, `to` (YYYY-MM-DD), `agency`, `lang`, `width`, `height`
 //! - `/reports/{period}` — HTML; `?format=csv` or `?format=json`; `agency`, `lang`
 //! - `/reports?period=…&agency=…` — the index form's target: redirects to the above
-//! - `/healthz` — 200 once data is loaded, else 503
+//! - `/healthz` — liveness: 200 at once while the process runs
+//! - `/readyz` — readiness: 200 when there is data to answer with, else 503
+//!   with the reason (loading, or the source down with nothing cached); never waits
 //!
 //! Parameters are validated into typed requests first: a bad one is a 400
 //! naming it, an unknown agency a 404 naming it, no data yet a 503 saying
-//! why. Charts are drawn on blocking threads, a bounded number at once.
+//! why, with `Retry-After`. Every page takes its data from
+//! [`crate::data::Store::get`], which waits for the first load at most
+//! [`crate::data::FIRST_LOAD_WAIT`]. Charts are drawn on blocking threads,
+//! a bounded number at once.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -34,6 +39,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/charts/{file}", get(chart))
         .route("/reports", get(report_form))
         .route("/reports/{period}", get(report))
@@ -73,9 +79,17 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        // A 503 always means "no data yet": say when to ask again.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         r
     }
 }
+
+/// `Retry-After` of every 503: when a failed load is retried.
+const RETRY_AFTER_SECS: u64 = crate::data::RETRY_AFTER.as_secs();
 
 impl From<crate::data::Unavailable> for ApiError {
     fn from(e: crate::data::Unavailable) -> Self {
@@ -504,13 +518,21 @@ async fn report_form(RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     Ok(Redirect::to(&target).into_response())
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store.cached() {
-        Some(_) => (StatusCode::OK, "ok\n").into_response(),
-        None => match state.store.get().await {
-            Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-            Err(e) => ApiError::from(e).into_response(),
-        },
+/// Liveness: the process runs and serves HTTP. Never looks at the data.
+async fn healthz() -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n").into_response()
+}
+
+/// Readiness: 200 when pages can be answered with data, else 503 with one
+/// line saying why. Never waits for the source.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.readiness() {
+        Ok(()) => ([(header::CACHE_CONTROL, "no-store")], "ready\n").into_response(),
+        Err(e) => ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("not ready: {e}"),
+        }
+        .into_response(),
     }
 }
 

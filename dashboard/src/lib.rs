@@ -52,11 +52,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let bound = listener.local_addr().unwrap_or(addr);
             tracing::info!("serving charts and reports on {scheme}://{bound}/");
-            // Load in the background: the service answers (503) while the source is down.
-            let store = state.store.clone();
-            tokio::spawn(async move {
-                let _ = store.get().await;
-            });
+            // Load in the background: the service answers (/healthz at once,
+            // pages 503 after a bounded wait) while it loads or the source is down.
+            state.store.refresh_in_background();
             motcua_web::serve(listener, router(state), web.as_ref(), shutdown())
                 .await
                 .context("serving HTTP")?;
@@ -69,7 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             lang,
         } => {
             let started = std::time::Instant::now();
-            let loaded = state.store.get().await?;
+            let loaded = state.store.load().await?;
             let agency = match agency.as_deref() {
                 Some(code) => Some(
                     loaded

@@ -198,7 +198,7 @@ impl InternalEvent for ConfigReloadFailed<'_> {
 
 /// Events that change no metric: log only.
 pub fn listening(addr: SocketAddr) {
-    info!(%addr, "serving /metrics, /healthz and /");
+    info!(%addr, "serving /metrics, /healthz, /readyz and /");
 }
 
 pub fn source_checked(source: &str) {

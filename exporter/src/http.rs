@@ -1,5 +1,6 @@
-//! The HTTP endpoints (DESIGN §5): `/metrics`, `/healthz` and `/`. Every
-//! handler reads published state only; none touches the database.
+//! The HTTP endpoints (DESIGN §5): `/metrics`, `/healthz` (liveness),
+//! `/readyz` (readiness) and `/`. Every handler reads published state only;
+//! none touches the database or waits for a refresh.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/", get(index))
         .fallback(not_found)
         .with_state(shared)
@@ -58,8 +60,8 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Liveness: 200 while the process runs; the body tells whether the last
-/// refresh succeeded (readiness belongs to `motcua_up`, not to restarts).
+/// Liveness: 200 at once while the process runs; the body tells whether the
+/// last refresh succeeded (whether there is data is `/readyz`'s answer).
 async fn healthz(axum::extract::State(shared): axum::extract::State<Arc<Shared>>) -> Response {
     let st = shared.status();
     let last = if st.up {
@@ -88,6 +90,27 @@ async fn healthz(axum::extract::State(shared): axum::extract::State<Arc<Shared>>
         .into_response()
 }
 
+/// Readiness: 200 once a refresh has succeeded (from then on `/metrics`
+/// has data, kept while the source is down); 503 with the reason before.
+async fn readyz(axum::extract::State(shared): axum::extract::State<Arc<Shared>>) -> Response {
+    let (status, body) = match shared.readiness() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        ),
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 const INDEX: &str = r#"<!doctype html>
 <html lang="vi">
 <head>
@@ -104,7 +127,8 @@ Số liệu được tính lại từ cơ sở dữ liệu nguồn theo chu kỳ
 Values are recomputed from the source database on an interval.</p>
 <ul>
 <li><a href="metrics">/metrics</a> — số liệu cho Prometheus / <span lang="en">metrics for Prometheus</span></li>
-<li><a href="healthz">/healthz</a> — tình trạng dịch vụ / <span lang="en">health check</span></li>
+<li><a href="healthz">/healthz</a> — dịch vụ đang chạy / <span lang="en">liveness</span></li>
+<li><a href="readyz">/readyz</a> — đã có số liệu / <span lang="en">readiness: metrics loaded</span></li>
 </ul>
 <p><small>motcua-exporter VERSION</small></p>
 </body>
@@ -119,6 +143,6 @@ async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "not found: try /metrics, /healthz or /\n",
+        "not found: try /metrics, /healthz, /readyz or /\n",
     )
 }

@@ -284,6 +284,8 @@ impl Refresher {
             Err(error) => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 let retry_in = backoff(self.consecutive_failures, pipeline.refresh_interval);
+                self.shared
+                    .set_last_error(crate::events::error_chain(&error));
                 self.shared.emit(RefreshFailed {
                     source: &pipeline.source_label,
                     error: &error,

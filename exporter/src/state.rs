@@ -19,6 +19,8 @@ use crate::metrics::{RefreshStatus, encode};
 struct Inner {
     snapshot: Option<Arc<Snapshot>>,
     status: RefreshStatus,
+    /// Why the last refresh failed (cleared by a success), for `/readyz`.
+    last_error: Option<String>,
 }
 
 /// Shared between the refresh loop, the signal handlers and the HTTP handlers.
@@ -83,6 +85,25 @@ impl Shared {
         self.lock().snapshot.clone()
     }
 
+    /// Readiness (`/readyz`): ready once a refresh has succeeded, since the
+    /// last good metrics are served from then on even while the source is
+    /// down; else why not, in one line. Never waits.
+    pub fn readiness(&self) -> Result<(), String> {
+        let inner = self.lock();
+        if inner.snapshot.is_some() {
+            return Ok(());
+        }
+        Err(match &inner.last_error {
+            None => "the first refresh from the source has not finished yet".to_owned(),
+            Some(e) => format!("the source is unavailable and no refresh has succeeded yet: {e}"),
+        })
+    }
+
+    /// Keeps why a refresh failed, for `/readyz` (one line).
+    pub fn set_last_error(&self, error: String) {
+        self.lock().last_error = Some(error.replace('\n', " "));
+    }
+
     /// Records an event: updates the status, publishes the re-encoded
     /// body, then logs the event.
     pub fn emit(&self, event: impl InternalEvent) {
@@ -101,6 +122,7 @@ impl Shared {
             let mut inner = self.lock();
             if let Some(s) = snapshot {
                 inner.snapshot = Some(s);
+                inner.last_error = None;
             }
             event.update(&mut inner.status);
             let body = MetricsBody::new(encode(inner.snapshot.as_deref(), &inner.status));

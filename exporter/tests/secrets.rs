@@ -1,5 +1,5 @@
 //! The database password never leaves the process: not in its logs (at
-//! debug level too), its error messages, /metrics, /, /healthz, nor its
+//! debug level too), its error messages, /metrics, /, /healthz, /readyz, nor its
 //! command line, whether the URL comes from MOTCUA_DATABASE_URL or from
 //! `database_url_file`, and whether the password is right or wrong or the
 //! server unreachable.
@@ -21,7 +21,7 @@ fn assert_no_secret(ex: &mut Exporter) {
         ("the command line", ex.cmdline()),
     ];
     if ex.child.try_wait().unwrap().is_none() {
-        for path in ["/metrics", "/", "/healthz", "/nowhere"] {
+        for path in ["/metrics", "/", "/healthz", "/readyz", "/nowhere"] {
             shown.push((path, ex.get(path)));
         }
     }

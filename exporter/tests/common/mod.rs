@@ -206,3 +206,41 @@ pub fn types(body: &str) -> BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// A copy of a SQLite database that a writer keeps locked: reads of it wait
+/// (SQLite's busy timeout, 5 s) until [`LockedCopy::release`], as a source
+/// busy with a long write would. A real slow source, without a test-only
+/// delay in the services.
+pub struct LockedCopy {
+    pub path: PathBuf,
+    writer: Option<rusqlite::Connection>,
+}
+
+impl LockedCopy {
+    pub fn new(db: &Path, path: PathBuf) -> LockedCopy {
+        let original =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        original
+            .execute("VACUUM INTO ?1", [path.to_str().unwrap()])
+            .unwrap();
+        let writer = rusqlite::Connection::open(&path).unwrap();
+        // In WAL mode readers pass a writer; with a rollback journal they wait.
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        LockedCopy {
+            path,
+            writer: Some(writer),
+        }
+    }
+
+    /// Ends the writer's transaction: waiting reads go on.
+    pub fn release(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            writer.execute_batch("COMMIT").unwrap();
+        }
+    }
+}
