@@ -594,7 +594,8 @@ def measure_dashboard(url, logdir, tmp, year):
         deadline = time.monotonic() + 3600
         while True:
             try:
-                if http_get(base + "/healthz", timeout=3600)[0] == 200:
+                # /readyz: 200 once the source is loaded (/healthz answers at once).
+                if http_get(base + "/readyz", timeout=3600)[0] == 200:
                     break
             except OSError:
                 pass
