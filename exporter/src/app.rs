@@ -11,6 +11,7 @@ use tracing::warn;
 use crate::config::{Cli, DatabaseUrl, Settings};
 use crate::events::{self, ConfigReloadFailed, ConfigReloaded};
 use crate::http::router;
+use crate::offsets::{CounterOffsets, OffsetsFile};
 use crate::refresh::{Pipeline, Refresher, SetupError, load_calendar};
 use crate::state::Shared;
 
@@ -114,11 +115,16 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     check_source(&pipeline).await?;
 
-    let shared = Shared::new();
+    let offsets_file = OffsetsFile::in_dir(&settings.data_dir);
+    let shared = Shared::with_offsets(load_offsets(&offsets_file, env));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (pipeline_tx, pipeline_rx) = watch::channel(Arc::new(pipeline));
 
-    let refresher = spawn_refresher(Arc::clone(&shared), pipeline_rx, shutdown_rx.clone())?;
+    let refresher = spawn_refresher(
+        Refresher::new(Arc::clone(&shared)).save_offsets_to(offsets_file),
+        pipeline_rx,
+        shutdown_rx.clone(),
+    )?;
     let reloader = tokio::spawn(reload_on_sighup(Reloader {
         cli,
         env,
@@ -176,7 +182,7 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
 /// glibc's per-thread arenas (and mimalloc's heaps after them) kept a full
 /// read's peak resident (peak RSS at 10M: 208 MB then, about 100 MB now).
 fn spawn_refresher(
-    shared: Arc<Shared>,
+    refresher: Refresher,
     pipeline: watch::Receiver<Arc<Pipeline>>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
@@ -193,11 +199,27 @@ fn spawn_refresher(
         .spawn(move || {
             lower_priority();
             leave_a_cpu_to_scrapes();
-            runtime.block_on(Refresher::new(shared).run(pipeline, shutdown));
+            runtime.block_on(refresher.run(pipeline, shutdown));
             let _ = done.send(());
         })
         .context("cannot start the refresh thread")?;
     Ok(finished)
+}
+
+/// Test-only: with this variable set to 1 the exporter publishes the raw
+/// recomputed counters, so a test can show what the offsets prevent.
+pub const NO_COUNTER_OFFSETS_ENV: &str = "MOTCUA_TEST_NO_COUNTER_OFFSETS";
+
+/// The counter offsets saved by the last run (DESIGN §10). Never fails: a
+/// missing file starts from zero, an unusable one is set aside.
+fn load_offsets(file: &OffsetsFile, env: EnvLookup) -> Option<CounterOffsets> {
+    if env(NO_COUNTER_OFFSETS_ENV).as_deref() == Some("1") {
+        warn!("{NO_COUNTER_OFFSETS_ENV}=1: counters are published without offsets (tests only)");
+        return None;
+    }
+    let (offsets, loaded) = file.load();
+    events::offsets_loaded(&file.path, &loaded);
+    Some(offsets)
 }
 
 /// Puts the calling thread (and the threads it starts) at nice 10.

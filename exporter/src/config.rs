@@ -30,6 +30,7 @@ pub const ENV_WEB_CONFIG_FILE: &str = "MOTCUA_WEB_CONFIG_FILE";
 /// Agency patterns of this exporter's shard, separated by commas.
 pub const ENV_AGENCIES: &str = "MOTCUA_AGENCIES";
 pub const ENV_FULL_RESYNC_INTERVAL: &str = "MOTCUA_FULL_RESYNC_INTERVAL";
+pub const ENV_DATA_DIR: &str = "MOTCUA_DATA_DIR";
 
 /// Default listen address (DESIGN §5: exporter port 9745).
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9745";
@@ -134,7 +135,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// queries_dir = "sql"                  # default: the built-in SQL files
 /// web_config_file = "web-config.yml"   # TLS and basic auth; default: plain HTTP
 /// period_convention = "calendar"       # or "day15" (15th-to-14th statistical months)
-/// data_dir = "motcua-data"             # where --demo keeps its database
+/// data_dir = "motcua-data"             # --demo's database and the counter offsets [env: MOTCUA_DATA_DIR]
 /// demo_dossiers = 300000
 /// connect_timeout = "10s"
 /// query_timeout = "60s"
@@ -569,7 +570,7 @@ impl Settings {
             queries_dir,
             web_config_file,
             period_convention: file.period_convention,
-            data_dir: file.data_dir,
+            data_dir: env(ENV_DATA_DIR).map_or(file.data_dir, PathBuf::from),
             demo: cli.demo,
             demo_dossiers: file.demo_dossiers,
             connect_timeout: file.connect_timeout,

@@ -196,6 +196,56 @@ impl InternalEvent for ConfigReloadFailed<'_> {
     }
 }
 
+/// A refresh absorbed falls of recomputed counters (a source correction):
+/// counted in `motcua_counter_corrections_total` by the offsets themselves.
+#[derive(Debug)]
+pub struct CountersCorrected<'a> {
+    pub absorbed: &'a [crate::offsets::Absorbed],
+}
+
+impl CountersCorrected<'_> {
+    pub fn log(&self) {
+        let absorbed = self
+            .absorbed
+            .iter()
+            .map(|a| format!("{}={}", a.metric, a.amount))
+            .collect::<Vec<_>>()
+            .join(" ");
+        info!(
+            %absorbed,
+            "counters fell after a source correction; offsets keep them from decreasing"
+        );
+    }
+}
+
+/// How reading the counter offsets' state file went at start.
+pub fn offsets_loaded(path: &Path, loaded: &crate::offsets::Loaded) {
+    use crate::offsets::Loaded;
+    match loaded {
+        Loaded::Read { series } => {
+            info!(file = %path.display(), series, "counter offsets read")
+        }
+        Loaded::Missing => info!(
+            file = %path.display(),
+            "no counter offsets file yet: counters start from their recomputed values"
+        ),
+        Loaded::SetAside { reason, set_aside } => warn!(
+            file = %path.display(),
+            set_aside = %set_aside.as_ref().map_or_else(|| "(could not be renamed)".into(), |p| p.display().to_string()),
+            "counter offsets file not usable, starting from zero (Prometheus may see one reset): {reason}"
+        ),
+    }
+}
+
+/// Writing the counter offsets failed: they are kept in memory and the
+/// write is retried after the next change.
+pub fn offsets_not_saved(path: &Path, error: &std::io::Error) {
+    warn!(
+        file = %path.display(),
+        "cannot write the counter offsets (kept in memory; a restart may show one reset): {error}"
+    );
+}
+
 /// Events that change no metric: log only.
 pub fn listening(addr: SocketAddr) {
     info!(%addr, "serving /metrics, /healthz, /readyz and /");

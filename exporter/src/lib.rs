@@ -13,6 +13,7 @@ pub mod demo;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod offsets;
 pub mod refresh;
 pub mod state;
 

@@ -93,10 +93,14 @@ pub const FAMILIES: &[(&str, &str)] = &[
 /// Encodes the source's families (when a snapshot exists) and the
 /// exporter's own families into the Prometheus text format.
 pub fn encode(snapshot: Option<&Snapshot>, status: &RefreshStatus) -> Vec<u8> {
-    let families = families(snapshot, status);
+    encode_families(&families(snapshot, status))
+}
+
+/// Encodes built families into the Prometheus text format.
+pub fn encode_families(families: &[MetricFamily]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 * 1024);
     TextEncoder::new()
-        .encode(&families, &mut out)
+        .encode(families, &mut out)
         .expect("families are never empty and writing to a Vec cannot fail");
     out
 }

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::config::{DatabaseUrl, Settings};
 use crate::events::{FullReadForced, RefreshFailed, RefreshKind, RefreshSucceeded};
+use crate::offsets::OffsetsFile;
 use crate::state::Shared;
 
 /// A refresh is abandoned after max(2 × refresh_interval, this).
@@ -192,6 +193,12 @@ pub struct Refresher {
     consecutive_failures: u32,
     /// The state for incremental refreshes; None until the first full read.
     ledger: Option<LedgerState>,
+    /// Where the counter offsets are saved (None: kept in memory only).
+    offsets_file: Option<OffsetsFile>,
+    /// The last save failed (logged once until a save succeeds).
+    offsets_save_failing: bool,
+    /// The pipeline of the last published snapshot.
+    published_pipeline: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -214,6 +221,33 @@ impl Refresher {
             shared,
             consecutive_failures: 0,
             ledger: None,
+            offsets_file: None,
+            offsets_save_failing: false,
+            published_pipeline: None,
+        }
+    }
+
+    /// Saves the counter offsets to `file` after each refresh that changed them.
+    pub fn save_offsets_to(mut self, file: OffsetsFile) -> Refresher {
+        self.offsets_file = Some(file);
+        self
+    }
+
+    fn save_offsets(&mut self) {
+        let Some(file) = &self.offsets_file else {
+            return;
+        };
+        let Some(offsets) = self.shared.offsets_to_save() else {
+            return;
+        };
+        match file.save(&offsets) {
+            Ok(()) => self.offsets_save_failing = false,
+            Err(e) => {
+                if !self.offsets_save_failing {
+                    crate::events::offsets_not_saved(&file.path, &e);
+                }
+                self.offsets_save_failing = true;
+            }
         }
     }
 
@@ -277,7 +311,16 @@ impl Refresher {
                     recovered_after: self.consecutive_failures,
                     kind,
                 };
+                let this_pipeline = identity(pipeline);
+                if self
+                    .published_pipeline
+                    .is_some_and(|last| last != this_pipeline)
+                {
+                    self.shared.pipeline_changed();
+                }
+                self.published_pipeline = Some(this_pipeline);
                 self.shared.publish(snapshot, event);
+                self.save_offsets();
                 self.consecutive_failures = 0;
                 pipeline.refresh_interval.saturating_sub(duration)
             }

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use axum::body::Bytes;
 use motcua_queries::Snapshot;
 
-use crate::events::InternalEvent;
-use crate::metrics::{RefreshStatus, encode};
+use crate::events::{CountersCorrected, InternalEvent};
+use crate::metrics::{RefreshStatus, encode_families, families};
+use crate::offsets::{Absorbed, CounterOffsets};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -21,6 +22,11 @@ struct Inner {
     status: RefreshStatus,
     /// Why the last refresh failed (cleared by a success), for `/readyz`.
     last_error: Option<String>,
+    /// Counter offsets (DESIGN §10); None when turned off (tests only).
+    offsets: Option<CounterOffsets>,
+    /// The next snapshot comes from a new pipeline: forget the offsets of
+    /// series it no longer has.
+    prune_offsets: bool,
 }
 
 /// Shared between the refresh loop, the signal handlers and the HTTP handlers.
@@ -58,8 +64,19 @@ impl MetricsBody {
 
 impl Shared {
     pub fn new() -> Arc<Shared> {
-        let inner = Inner::default();
-        let body = MetricsBody::new(encode(None, &inner.status));
+        Shared::with_offsets(Some(CounterOffsets::default()))
+    }
+
+    /// As [`Shared::new`], starting from `offsets` (read from the state
+    /// file), or without offsets at all (None: for tests that show what
+    /// the raw recomputed counters would do).
+    pub fn with_offsets(offsets: Option<CounterOffsets>) -> Arc<Shared> {
+        let inner = Inner {
+            offsets,
+            prune_offsets: true,
+            ..Inner::default()
+        };
+        let body = MetricsBody::new(encode_families(&families(None, &inner.status)));
         Arc::new(Shared {
             inner: Mutex::new(inner),
             body: RwLock::new(body),
@@ -99,6 +116,21 @@ impl Shared {
         })
     }
 
+    /// The offsets to save, when they changed since the last save (marked
+    /// saved: a failed write is retried after the next change).
+    pub fn offsets_to_save(&self) -> Option<CounterOffsets> {
+        let mut inner = self.lock();
+        let offsets = inner.offsets.as_mut().filter(|o| o.is_dirty())?;
+        offsets.mark_saved();
+        Some(offsets.clone())
+    }
+
+    /// The next snapshot comes from a new pipeline (SIGHUP: other SQL
+    /// files, another agency filter).
+    pub fn pipeline_changed(&self) {
+        self.lock().prune_offsets = true;
+    }
+
     /// Keeps why a refresh failed, for `/readyz` (one line).
     pub fn set_last_error(&self, error: String) {
         self.lock().last_error = Some(error.replace('\n', " "));
@@ -118,14 +150,31 @@ impl Shared {
     fn update(&self, snapshot: Option<Arc<Snapshot>>, event: impl InternalEvent) {
         // The inner lock is held while encoding so that two writers cannot
         // publish out of order; scrapes only take the body lock, briefly.
+        let absorbed: Vec<Absorbed>;
         {
             let mut inner = self.lock();
+            let new_snapshot = snapshot.is_some();
             if let Some(s) = snapshot {
                 inner.snapshot = Some(s);
                 inner.last_error = None;
             }
             event.update(&mut inner.status);
-            let body = MetricsBody::new(encode(inner.snapshot.as_deref(), &inner.status));
+            let mut families = families(inner.snapshot.as_deref(), &inner.status);
+            // Applied on every encode (the same raw values change nothing);
+            // pruned only with the first snapshot of a new pipeline.
+            let prune = new_snapshot && std::mem::take(&mut inner.prune_offsets);
+            absorbed = match inner.offsets.as_mut() {
+                Some(offsets) => {
+                    let absorbed = offsets.apply(&mut families, prune);
+                    let corrections = offsets.corrections_family();
+                    if !corrections.get_metric().is_empty() {
+                        families.push(corrections);
+                    }
+                    absorbed
+                }
+                None => Vec::new(),
+            };
+            let body = MetricsBody::new(encode_families(&families));
             let previous = {
                 let mut current = self.body.write().unwrap_or_else(|e| e.into_inner());
                 std::mem::replace(&mut *current, body)
@@ -138,5 +187,11 @@ impl Shared {
         // Logged once visible: whoever reads the log line and then scrapes
         // sees the event's effect.
         event.log();
+        if !absorbed.is_empty() {
+            CountersCorrected {
+                absorbed: &absorbed,
+            }
+            .log();
+        }
     }
 }

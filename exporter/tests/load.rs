@@ -37,6 +37,7 @@ async fn two_hundred_scrapers_for_a_bounded_time() {
             format!("sqlite:{}?mode=ro", shared_demo().display()),
         )
         .env("RUST_LOG", "info")
+        .env("MOTCUA_DATA_DIR", common::scratch_data_dir())
         .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1s"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -23,6 +23,7 @@ fn exporter() -> Command {
         .env_remove("MOTCUA_CALENDAR")
         .env_remove("MOTCUA_QUERIES_DIR")
         .env_remove("RUST_LOG")
+        .env("MOTCUA_DATA_DIR", common::scratch_data_dir())
         .stdin(Stdio::null());
     c
 }
@@ -389,6 +390,8 @@ fn demo_scrape_passes_promtool_check_metrics() {
     )
     .unwrap();
     let mut command = exporter();
+    // The config file's data_dir, which the variable would override.
+    command.env_remove("MOTCUA_DATA_DIR");
     command.arg("--demo").arg("--config").arg(&config);
     let mut exporter = Running::spawn(command);
     let line = exporter.wait_line("serving /metrics");
@@ -450,4 +453,156 @@ fn demo_scrape_passes_promtool_check_metrics() {
         report.trim().is_empty(),
         "promtool found problems: {report}"
     );
+}
+
+/// Sum of the samples of `family` whose labels include `label`.
+fn sum_of(body: &str, family: &str, label: &str) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")) && l.contains(label))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+fn body_of(addr: &str) -> String {
+    let response = http_get(addr, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+fn addr_of(exporter: &mut Running) -> String {
+    exporter
+        .wait_line("serving /metrics")
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .expect("address in the log line")
+        .to_owned()
+}
+
+/// DESIGN §10 with the real binary: a dossier moved to another agency makes
+/// the first agency's recomputed counters fall; the exporter absorbs it,
+/// counts it, saves the offsets and still applies them after a restart. A
+/// corrupt state file is set aside and a data_dir that cannot be written
+/// is logged: the exporter runs in both cases.
+#[cfg(unix)]
+#[test]
+fn counter_offsets_absorb_a_correction_and_survive_restarts() {
+    let dir = TempDir::new("offsets");
+    let db = dir.join("source.sqlite");
+    std::fs::copy(shared_demo(), &db).unwrap();
+    let data = dir.join("data");
+    let config = dir.join("exporter.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrefresh_interval = \"1s\"\nfull_resync_interval = \"0s\"\n",
+    )
+    .unwrap();
+    let start = |data_dir: &Path| {
+        let mut command = exporter();
+        command
+            .arg("--config")
+            .arg(&config)
+            .env(
+                "MOTCUA_DATABASE_URL",
+                format!("sqlite:{}?mode=ro", db.display()),
+            )
+            .env("MOTCUA_DATA_DIR", data_dir);
+        Running::spawn(command)
+    };
+
+    let mut exporter = start(&data);
+    exporter.wait_line("no counter offsets file yet");
+    let addr = addr_of(&mut exporter);
+    exporter.wait_line("refresh succeeded");
+    let source = rusqlite::Connection::open(&db).unwrap();
+    let (code, from): (String, String) = source
+        .query_row(
+            "SELECT code, agency_code FROM dossiers WHERE status IN (9, 10) ORDER BY code LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let to: String = source
+        .query_row(
+            "SELECT code FROM agencies WHERE code <> ?1 ORDER BY code LIMIT 1",
+            [&from],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let of_from = format!("agency=\"{from}\"");
+    let received = "motcua_dossiers_received_total";
+    let resolved = "motcua_dossiers_resolved_total";
+    let before = body_of(&addr);
+    let (received_before, resolved_before) = (
+        sum_of(&before, received, &of_from),
+        sum_of(&before, resolved, &of_from),
+    );
+    assert!(received_before >= 1.0 && resolved_before >= 1.0);
+
+    source
+        .execute(
+            "UPDATE dossiers SET agency_code = ?1 WHERE code = ?2",
+            [&to, &code],
+        )
+        .unwrap();
+    let absorbed = exporter.wait_line("counters fell after a source correction");
+    assert!(absorbed.contains(&format!("{received}=1")), "{absorbed}");
+    let after = body_of(&addr);
+    assert_eq!(sum_of(&after, received, &of_from), received_before);
+    assert_eq!(sum_of(&after, resolved, &of_from), resolved_before);
+    assert!(
+        after.contains(&format!(
+            "motcua_counter_corrections_total{{metric=\"{received}\"}} 1\n"
+        )),
+        "{after}"
+    );
+    // The gauges show the source as it is: the moved dossier is the new agency's.
+    let state = data.join("counter-offsets.toml");
+    exporter.wait_line("refresh succeeded");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        saved.contains("version = 1") && saved.contains(received),
+        "{saved}"
+    );
+    exporter.signal("TERM");
+    let _ = exporter.child.wait();
+
+    // A restart: the offsets come back from the file.
+    let mut exporter = start(&data);
+    let read = exporter.wait_line("counter offsets read");
+    assert!(read.contains("series="), "{read}");
+    let addr = addr_of(&mut exporter);
+    exporter.wait_line("refresh succeeded");
+    let restarted = body_of(&addr);
+    assert_eq!(sum_of(&restarted, received, &of_from), received_before);
+    assert!(restarted.contains(&format!(
+        "motcua_counter_corrections_total{{metric=\"{received}\"}} 1\n"
+    )));
+    exporter.signal("TERM");
+    let _ = exporter.child.wait();
+
+    // A corrupt file is set aside; the exporter starts from zero.
+    std::fs::write(&state, "version = 1\nseries = [[[\n").unwrap();
+    let mut exporter = start(&data);
+    let set_aside = exporter.wait_line("counter offsets file not usable");
+    assert!(set_aside.contains(".bad-"), "{set_aside}");
+    let addr = addr_of(&mut exporter);
+    exporter.wait_line("refresh succeeded");
+    assert!(body_of(&addr).contains("\nmotcua_up 1\n"));
+    let aside = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".bad-"))
+        .count();
+    assert_eq!(aside, 1);
+    drop(exporter);
+
+    // A data_dir that cannot be written (its parent is a file: tests run as
+    // root, whom permissions do not stop): logged once, metrics still served.
+    let blocked = dir.join("not-a-folder");
+    std::fs::write(&blocked, "").unwrap();
+    let mut exporter = start(&blocked.join("data"));
+    let addr = addr_of(&mut exporter);
+    exporter.wait_line("refresh succeeded");
+    exporter.wait_line("cannot write the counter offsets");
+    assert!(body_of(&addr).contains("\nmotcua_up 1\n"));
 }

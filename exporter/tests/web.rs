@@ -34,6 +34,7 @@ fn exporter(db: &Path) -> Command {
         "MOTCUA_DATABASE_URL",
         format!("sqlite:{}?mode=ro", db.display()),
     )
+    .env("MOTCUA_DATA_DIR", common::scratch_data_dir())
     .stdin(Stdio::null())
     .stdout(Stdio::null())
     .stderr(Stdio::piped());

@@ -55,6 +55,14 @@ fn remove_stale_dirs() {
     }
 }
 
+/// A fresh `data_dir` for one run of the real binary, under the target's
+/// scratch folder: each exporter keeps its own counter offsets there.
+pub fn scratch_data_dir() -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("data-{}-{n}", std::process::id()))
+}
+
 /// A folder for one test, removed on drop.
 pub struct TempDir(PathBuf);
 

@@ -469,6 +469,9 @@ impl Exporter {
         let config_path = scratch.write("exporter.toml", &config);
         cmd.arg("--config")
             .arg(&config_path)
+            // Each exporter keeps its counter offsets in its own scratch folder
+            // (a test may pass its own MOTCUA_DATA_DIR in `env`).
+            .env("MOTCUA_DATA_DIR", scratch.0.join("data"))
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
