@@ -228,7 +228,17 @@ pub struct WorkCalendar {
     rules: Arc<Rules>,
     table: Table,
     far_years: YearCache,
+    /// The due-soon horizon (DESIGN §9, `due_soon_workdays`). It travels
+    /// with the calendar because every judgement in both services, the
+    /// exporter's incremental ledger included, is handed the calendar.
+    due_soon_workdays: u32,
 }
+
+/// `due_soon_workdays` when the config does not set it: due today or on the
+/// next working day.
+pub const DEFAULT_DUE_SOON_WORKDAYS: u32 = 1;
+/// The largest `due_soon_workdays` a config may set.
+pub const MAX_DUE_SOON_WORKDAYS: u32 = 30;
 
 impl Default for WorkCalendar {
     fn default() -> Self {
@@ -285,7 +295,21 @@ impl WorkCalendar {
             rules: Arc::new(rules),
             table: Table(prefix.into()),
             far_years: YearCache::default(),
+            due_soon_workdays: DEFAULT_DUE_SOON_WORKDAYS,
         }
+    }
+
+    /// The same calendar with another due-soon horizon (the config checks
+    /// the range, 0 to [`MAX_DUE_SOON_WORKDAYS`]).
+    pub fn with_due_soon_workdays(mut self, workdays: u32) -> Self {
+        self.due_soon_workdays = workdays;
+        self
+    }
+
+    /// A pending in-time dossier is due soon when at most this many working
+    /// days lie between today and its due date.
+    pub fn due_soon_workdays(&self) -> u32 {
+        self.due_soon_workdays
     }
 
     /// The UTC offset of the source's wall-clock time and of "now" (default +07:00).

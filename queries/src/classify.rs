@@ -177,7 +177,7 @@ fn closed_pauses(pauses: &[Pause], closed_by: Ts) -> impl Iterator<Item = &Pause
 }
 
 /// Summed durations of the pauses closed by `closed_by`.
-fn paused_seconds(pauses: &[Pause], closed_by: Ts) -> i64 {
+pub(crate) fn paused_seconds(pauses: &[Pause], closed_by: Ts) -> i64 {
     closed_pauses(pauses, closed_by)
         .map(|p| (p.end.expect("closed") - p.start).max(0))
         .sum()

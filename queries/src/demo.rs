@@ -2622,18 +2622,27 @@ mod tests {
         // come to the same dataset as judging them all at once.
         // The orders differ (a hash of the code against the code itself), so
         // each dossier is compared with its pauses, in a sorted list.
+        // Each open dossier also with its identity: the side table must
+        // point at the same dossier whichever the order.
         let whole = |ds: &Dataset| {
+            let identity: std::collections::HashMap<u32, _> = ds
+                .open
+                .iter()
+                .map(|o| (o.dossier, (&o.code, &o.procedure, o.status)))
+                .collect();
             let mut all: Vec<String> = ds
                 .dossiers
                 .iter()
-                .map(|d| {
+                .enumerate()
+                .map(|(i, d)| {
                     format!(
-                        "{:?} {:?}",
+                        "{:?} {:?} {:?}",
                         Dossier {
                             pauses: (0, 0),
                             ..d.clone()
                         },
-                        ds.pauses_of(d)
+                        ds.pauses_of(d),
+                        identity.get(&(i as u32))
                     )
                 })
                 .collect();
@@ -2642,15 +2651,26 @@ mod tests {
         };
         let at_once = build_dataset(rows.clone());
         assert_eq!(whole(&streamed), whole(&at_once));
+        let open = |ds: &Dataset| {
+            ds.dossiers
+                .iter()
+                .filter(|d| matches!(d.stage, crate::model::Stage::Open { .. }))
+                .count()
+        };
+        assert!(!streamed.open.is_empty());
+        assert_eq!(streamed.open.len(), open(&streamed));
         assert_eq!(
             Dataset {
                 dossiers: Vec::new(),
                 pauses: Vec::new(),
+                // Indices into dossiers ordered by hash, not by code.
+                open: Vec::new(),
                 ..streamed.clone()
             },
             Dataset {
                 dossiers: Vec::new(),
                 pauses: Vec::new(),
+                open: Vec::new(),
                 ..at_once
             }
         );

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use crate::lookup::Interner;
 use crate::model::{
-    Agency, CancelReason, Channel, Dataset, Dossier, DossierRow, Evaluation, EvaluationRow, Pause,
-    Procedure, Rating, RejectReason, Sector, SourceRows, Stage,
+    Agency, CancelReason, Channel, Dataset, Dossier, DossierRow, Evaluation, EvaluationRow,
+    OpenIdentity, Pause, Procedure, Rating, RejectReason, Sector, SourceRows, Stage,
 };
 
 /// Sector label for dossiers whose procedure is not in the catalogue.
@@ -69,7 +69,8 @@ pub fn build_dataset(rows: SourceRows) -> Dataset {
     // With every row at hand, the code's rank orders the dataset by code.
     let mut by_code: Vec<usize> = (0..rows.dossiers.len()).collect();
     by_code.sort_by(|a, b| rows.dossiers[*a].code.cmp(&rows.dossiers[*b].code));
-    let mut builder = DatasetBuilder::new(&rows.agencies, &rows.sectors, &rows.procedures);
+    let mut builder =
+        DatasetBuilder::new(&rows.agencies, &rows.sectors, &rows.procedures).keep_open_identities();
     for (rank, i) in by_code.into_iter().enumerate() {
         let row = &rows.dossiers[i];
         let code = row.code.as_str();
@@ -110,6 +111,9 @@ pub struct DatasetBuilder {
     evaluations: Vec<Evaluation>,
     rejected: HashMap<RejectReason, u64>,
     rows: usize,
+    /// Identities of open dossiers with their keys, when kept; the dossier
+    /// index is set by [`DatasetBuilder::finish`].
+    open: Option<Vec<(u64, OpenIdentity)>>,
 }
 
 impl DatasetBuilder {
@@ -153,7 +157,16 @@ impl DatasetBuilder {
             evaluations: Vec::new(),
             rejected: HashMap::new(),
             rows: 0,
+            open: None,
         }
+    }
+
+    /// Also keep the code, procedure and status of every open dossier
+    /// ([`Dataset::open`]), for the worklist. Open dossiers are a small part
+    /// of a source, so memory stays flat; the exporter does not ask.
+    pub fn keep_open_identities(mut self) -> Self {
+        self.open = Some(Vec::new());
+        self
     }
 
     /// Rows added since the last [`DatasetBuilder::finish`].
@@ -210,6 +223,17 @@ impl DatasetBuilder {
             has_apology,
             pauses: (first as u32, self.pauses.len() as u32),
         };
+        if let (Some(open), Stage::Open { .. }) = (&mut self.open, stage) {
+            open.push((
+                key,
+                OpenIdentity {
+                    dossier: self.dossiers.len() as u32,
+                    code: row.code.as_str().into(),
+                    procedure: row.procedure_code.as_str().into(),
+                    status: row.status as u8,
+                },
+            ));
+        }
         self.dossiers.push((key, dossier));
     }
 
@@ -249,9 +273,12 @@ impl DatasetBuilder {
         let (agency_codes, agency_number) = sorted(&self.agency_codes);
         let (sector_codes, sector_number) = sorted(&self.sector_codes);
         let mut dossiers = std::mem::take(&mut self.dossiers);
+        let mut open: Vec<(u64, OpenIdentity)> =
+            self.open.as_mut().map(std::mem::take).unwrap_or_default();
         if by_key {
             // In place: at ten million dossiers a second copy is 800 MB.
             dossiers.sort_unstable_by_key(|(k, _)| *k);
+            index_by_key(&dossiers, &mut open);
         }
         let dossiers: Vec<Dossier> = dossiers
             .into_iter()
@@ -280,11 +307,29 @@ impl DatasetBuilder {
             dossiers,
             pauses: std::mem::take(&mut self.pauses),
             evaluations,
+            open: open.into_iter().map(|(_, identity)| identity).collect(),
             rejected: RejectReason::ALL
                 .iter()
                 .map(|r| (*r, rejected.get(r).copied().unwrap_or(0)))
                 .collect(),
         }
+    }
+}
+
+/// Points each identity at its dossier once the dossiers are sorted by key:
+/// both lists are walked in key order. A key held twice (a code listed twice)
+/// pairs its open rows in turn.
+fn index_by_key(dossiers: &[(u64, Dossier)], open: &mut [(u64, OpenIdentity)]) {
+    open.sort_unstable_by_key(|(k, identity)| (*k, identity.dossier));
+    let mut i = 0;
+    for (key, identity) in open.iter_mut() {
+        while i < dossiers.len()
+            && (dossiers[i].0 < *key || !matches!(dossiers[i].1.stage, Stage::Open { .. }))
+        {
+            i += 1;
+        }
+        identity.dossier = i as u32;
+        i += 1;
     }
 }
 

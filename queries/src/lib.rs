@@ -20,6 +20,7 @@ pub mod report;
 pub mod shard;
 pub mod snapshot;
 pub mod source;
+pub mod worklist;
 
 use std::path::Path;
 
@@ -71,7 +72,8 @@ impl Reader {
             &catalogue.agencies,
             &catalogue.sectors,
             &catalogue.procedures,
-        );
+        )
+        .keep_open_identities();
         source
             .stream_dossiers(files, zone, None, &mut |row| {
                 let k = lookup::key(&row.code);

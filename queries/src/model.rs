@@ -212,6 +212,21 @@ pub struct Pause {
     pub end: Option<Ts>,
 }
 
+/// Who an open dossier is, for the worklist (DESIGN §9): kept for open
+/// dossiers only, beside the compact [`Dossier`], so ten million dossiers
+/// cost no codes. Nothing about the applicant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIdentity {
+    /// Index into [`Dataset::dossiers`].
+    pub dossier: u32,
+    /// MaHoSo.
+    pub code: Box<str>,
+    /// MaTTHC.
+    pub procedure: Box<str>,
+    /// TrangThaiHoSo (2, 4, 5 or 6).
+    pub status: u8,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub agency: u32,
@@ -237,6 +252,9 @@ pub struct Dataset {
     pub dossiers: Vec<Dossier>,
     pub pauses: Vec<Pause>,
     pub evaluations: Vec<Evaluation>,
+    /// The identities of the open dossiers, by dossier index, when the
+    /// builder was asked to keep them ([`crate::judge::DatasetBuilder::keep_open_identities`]).
+    pub open: Vec<OpenIdentity>,
     /// Source rows that could not be judged, by reason (every reason present).
     pub rejected: Vec<(RejectReason, u64)>,
 }

@@ -11,6 +11,7 @@ use crate::model::{
     Stage, Timeliness, Ts, datetime_of,
 };
 use crate::report::{PeriodConvention, PeriodKind, PeriodName, ReportColumns, ReportWindow, tally};
+use crate::worklist::due_soon_in_time;
 
 /// Upper bounds of `motcua_dossier_processing_workdays` (working days).
 pub const PROCESSING_WORKDAYS_BUCKETS: &[f64] = &[
@@ -106,6 +107,8 @@ pub struct AgencySectorStats {
     pub resolved: [[u64; 3]; 3],
     pub cancelled: [u64; 2],
     pub pending: [u64; 3],
+    /// Pending in time and due soon (DESIGN §9).
+    pub due_soon: u64,
     pub processing_workdays: Histogram,
 }
 
@@ -116,6 +119,7 @@ impl Default for AgencySectorStats {
             resolved: [[0; 3]; 3],
             cancelled: [0; 2],
             pending: [0; 3],
+            due_soon: 0,
             processing_workdays: Histogram::new(PROCESSING_WORKDAYS_BUCKETS),
         }
     }
@@ -171,6 +175,7 @@ impl AgencySectorStats {
         }
         add(&mut self.cancelled, &o.cancelled);
         add(&mut self.pending, &o.pending);
+        self.due_soon += o.due_soon;
         self.processing_workdays.absorb(&o.processing_workdays);
     }
 }
@@ -183,6 +188,7 @@ impl AgencySectorStats {
         }
         sub(&mut self.cancelled, &o.cancelled);
         sub(&mut self.pending, &o.pending);
+        self.due_soon -= o.due_soon;
         self.processing_workdays.remove(&o.processing_workdays);
     }
 }
@@ -336,6 +342,9 @@ impl Snapshot {
             }
             if let StateAt::Pending(state) = judge.state_at(d, now, true) {
                 pair.pending[index(PendingState::ALL, state)] += 1;
+                if state == PendingState::InTime && due_soon_in_time(judge, d, now) {
+                    pair.due_soon += 1;
+                }
                 if state == PendingState::Overdue {
                     late = true;
                     agency.overdue_max_workdays = agency
