@@ -606,7 +606,7 @@ fn parse(text: &str, origin: &str) -> Result<(FixedOffset, Rules), CalendarError
     ))
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
         .iter()
@@ -616,7 +616,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// A value as the file wrote it (strings quoted).
-fn render(value: &toml::Value) -> String {
+pub(crate) fn render(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => format!("{s:?}"),
         other => other.to_string(),

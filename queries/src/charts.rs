@@ -305,7 +305,7 @@ pub fn processing_distribution(judge: &Judge<'_>, scope: &Scope) -> ProcessingDi
             continue;
         };
         *out.workdays.entry(days).or_default() += 1;
-        match d.deadline_days {
+        match d.deadline() {
             Some(deadline) => {
                 // Deadlines are non-negative reals; their bit patterns order like them.
                 *deadlines.entry(deadline.max(0.0).to_bits()).or_default() += 1;
@@ -510,6 +510,7 @@ mod tests {
             sector_code: sector.into(),
             deadline_days: deadline,
             online_level: "full".into(),
+            has_fee: None,
         }
     }
 

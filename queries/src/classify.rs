@@ -88,7 +88,7 @@ impl<'a> Judge<'a> {
                 Timeliness::OnTime
             });
         }
-        let Some(deadline) = d.deadline_days else {
+        let Some(deadline) = d.deadline() else {
             return Some(Timeliness::OnTime);
         };
         let days = self.processing_workdays_until(d, day_of(finished), Ts::MAX) as f64;
@@ -143,7 +143,7 @@ impl<'a> Judge<'a> {
         if let Some(due) = d.due {
             return t - paused_seconds(self.dataset.pauses_of(d), t) > due;
         }
-        match d.deadline_days {
+        match d.deadline() {
             Some(deadline) => self.processing_workdays_until(d, day_of(t - 1), t) as f64 > deadline,
             None => false,
         }
@@ -153,7 +153,7 @@ impl<'a> Judge<'a> {
     /// < d ≤ today (without due_at, counted from the day its deadline_days ran out).
     pub fn overdue_workdays(&self, d: &Dossier, now: Ts) -> i64 {
         let today = day_of(now);
-        match (d.due, d.deadline_days) {
+        match (d.due, d.deadline()) {
             (Some(due), _) => self.calendar.workdays_between(day_of(due), today),
             (None, Some(deadline)) => {
                 (self.processing_workdays_until(d, today, now) - deadline.ceil() as i64).max(0)
@@ -204,6 +204,7 @@ mod tests {
             sector_code: "S1".into(),
             deadline_days: deadline,
             online_level: "full".into(),
+            has_fee: None,
         }
     }
 

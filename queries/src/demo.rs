@@ -1054,6 +1054,8 @@ struct ProcedureDef {
     deadline: Option<f64>,
     online: OnlineLevel,
     place: Place,
+    /// Carries a fee or charge (about 40 % of procedures).
+    has_fee: bool,
 }
 
 #[derive(Debug)]
@@ -1216,6 +1218,8 @@ fn build_catalogue() -> Catalogue {
                 deadline,
                 online,
                 place,
+                // Every fifth procedure in two: 40 %, spread over every sector.
+                has_fee: i % 5 < 2,
             });
             weights.push(0.0);
         }
@@ -2312,6 +2316,7 @@ mod tests {
                     sector_code: cat.sectors[p.sector].code.into(),
                     deadline_days: p.deadline,
                     online_level: p.online.label().into(),
+                    has_fee: Some(p.has_fee),
                 })
                 .collect(),
             dossiers: all.dossiers.iter().map(dossier_row).collect(),

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use crate::lookup::Interner;
 use crate::model::{
     Agency, CancelReason, Channel, Dataset, Dossier, DossierRow, Evaluation, EvaluationRow,
-    OpenIdentity, Pause, Procedure, Rating, RejectReason, Sector, SourceRows, Stage,
+    NO_PROCEDURE, OpenIdentity, Pause, Procedure, ProcedureTraits, Rating, RejectReason, Sector,
+    SourceRows, Stage,
 };
 
 /// Sector label for dossiers whose procedure is not in the catalogue.
@@ -101,8 +102,9 @@ pub fn build_dataset(rows: SourceRows) -> Dataset {
 pub struct DatasetBuilder {
     catalogue_agencies: HashMap<String, Agency>,
     catalogue_sectors: HashMap<String, Sector>,
-    /// Procedure code → (sector number, deadline_days).
-    procedures: crate::lookup::CodeMap<(u32, Option<f64>)>,
+    /// Procedure code → (sector number, deadline_days, index in `procedure_traits`).
+    procedures: crate::lookup::CodeMap<(u32, Option<f32>, u32)>,
+    procedure_traits: Vec<ProcedureTraits>,
     agency_codes: Interner,
     sector_codes: Interner,
     /// Each intake dossier with the key of its code, which orders them.
@@ -118,6 +120,7 @@ pub struct DatasetBuilder {
 
 impl DatasetBuilder {
     pub fn new(agencies: &[Agency], sectors: &[Sector], procedures: &[Procedure]) -> Self {
+        let catalogue = procedures;
         let mut agency_codes = Interner::default();
         for a in agencies {
             agency_codes.intern(&a.code);
@@ -126,13 +129,38 @@ impl DatasetBuilder {
         for s in sectors {
             sector_codes.intern(&s.code);
         }
-        let procedures = procedures
+        // A code listed twice keeps its last entry (as it always did for the
+        // deadline); traits are sorted by code so that indices do not depend
+        // on the order the engine returned the catalogue in.
+        let mut procedures: crate::lookup::CodeMap<(u32, Option<f32>, u32)> = procedures
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(i, p)| {
                 let sector = sector_codes.intern(&p.sector_code);
-                (p.code.clone(), (sector, p.deadline_days))
+                (
+                    p.code.clone(),
+                    (sector, p.deadline_days.map(|d| d as f32), i as u32),
+                )
             })
             .collect();
+        let mut codes: Vec<&String> = procedures.keys().collect();
+        codes.sort_unstable();
+        let order: Vec<(String, u32)> = codes
+            .into_iter()
+            .map(|c| (c.clone(), procedures[c].2))
+            .collect();
+        let mut procedure_traits = Vec::with_capacity(order.len());
+        for (number, (code, input)) in order.into_iter().enumerate() {
+            let p = &catalogue[input as usize];
+            procedure_traits.push(ProcedureTraits {
+                code: code.clone(),
+                online_full: p.online_level.trim() == "full",
+                has_fee: p.has_fee,
+            });
+            if let Some(entry) = procedures.get_mut(&code) {
+                entry.2 = number as u32;
+            }
+        }
         // A code listed twice keeps its first entry, as a lookup by code would.
         let mut catalogue_agencies = HashMap::new();
         for a in agencies {
@@ -150,6 +178,7 @@ impl DatasetBuilder {
             catalogue_agencies,
             catalogue_sectors,
             procedures,
+            procedure_traits,
             agency_codes,
             sector_codes,
             dossiers: Vec::new(),
@@ -205,13 +234,15 @@ impl DatasetBuilder {
             // it must end somewhere, and that keeps it out of "pending".
             Stage::Cancelled(_) => Some(row.finished_at.or(row.updated_at).unwrap_or(received)),
         };
-        let (sector, deadline_days) = match self.procedures.get(row.procedure_code.as_str()) {
-            Some(known) => *known,
-            None => (self.sector_codes.intern(UNKNOWN_SECTOR), None),
-        };
+        let (sector, deadline_days, procedure) =
+            match self.procedures.get(row.procedure_code.as_str()) {
+                Some(known) => *known,
+                None => (self.sector_codes.intern(UNKNOWN_SECTOR), None, NO_PROCEDURE),
+            };
         let dossier = Dossier {
             agency: self.agency_codes.intern(&row.agency_code),
             sector,
+            procedure,
             channel: Channel::from_code(row.channel),
             stage,
             received,
@@ -220,6 +251,7 @@ impl DatasetBuilder {
             deadline_days,
             digitized: row.digitized,
             e_result: row.e_result,
+            paid_online: row.paid_online,
             has_apology,
             pauses: (first as u32, self.pauses.len() as u32),
         };
@@ -304,6 +336,7 @@ impl DatasetBuilder {
                 .map(|c| self.catalogue_sectors.get(c).cloned())
                 .collect(),
             sector_codes,
+            procedures: self.procedure_traits.clone(),
             dossiers,
             pauses: std::mem::take(&mut self.pauses),
             evaluations,
@@ -378,6 +411,7 @@ mod tests {
             sector_code: "S1".into(),
             deadline_days: Some(5.0),
             online_level: "full".into(),
+            has_fee: None,
         };
         let mut builder = DatasetBuilder::new(&[], &[], &[procedure]);
         let pause = |start| Pause {

@@ -17,6 +17,7 @@ mod lookup;
 pub mod lunar;
 pub mod model;
 pub mod report;
+pub mod service_index;
 pub mod shard;
 pub mod snapshot;
 pub mod source;

@@ -58,6 +58,19 @@ pub struct Procedure {
     pub sector_code: String,
     pub deadline_days: Option<f64>,
     pub online_level: String,
+    /// The procedure carries a fee or charge; None when the source does not
+    /// say (no `has_fee` column, or NULL): the payment indicators of the
+    /// service index then have nothing to count (DESIGN §8).
+    pub has_fee: Option<bool>,
+}
+
+/// What the service index needs to know of a dossier's procedure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcedureTraits {
+    pub code: String,
+    /// online_level `full` (toàn trình).
+    pub online_full: bool,
+    pub has_fee: Option<bool>,
 }
 
 /// One row of `dossiers.sql`, as read.
@@ -185,11 +198,14 @@ pub enum Stage {
 }
 
 /// An intake dossier in compact form: indices instead of codes, instants as
-/// [`Ts`]. About 80 bytes a dossier plus its pauses.
+/// [`Ts`]. 80 bytes a dossier plus its pauses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dossier {
     pub agency: u32,
     pub sector: u32,
+    /// Index into [`Dataset::procedures`]; [`NO_PROCEDURE`] when the
+    /// procedure is not in the catalogue.
+    pub procedure: u32,
     pub channel: Channel,
     pub stage: Stage,
     pub received: Ts,
@@ -197,12 +213,24 @@ pub struct Dossier {
     /// finished_at for resolved dossiers; finished_at, else updated_at, for
     /// cancelled ones; None while open.
     pub ended: Option<Ts>,
-    pub deadline_days: Option<f64>,
+    /// The procedure's deadline_days, as f32 to keep a dossier at 80 bytes
+    /// (exact for whole and half days; no KPI compares it finer).
+    pub deadline_days: Option<f32>,
     pub digitized: bool,
     pub e_result: bool,
+    pub paid_online: bool,
     pub has_apology: bool,
     /// Range into [`Dataset::pauses`], sorted by start.
     pub pauses: (u32, u32),
+}
+
+/// [`Dossier::procedure`] of a dossier whose procedure is not in the catalogue.
+pub const NO_PROCEDURE: u32 = u32::MAX;
+
+impl Dossier {
+    pub fn deadline(&self) -> Option<f64> {
+        self.deadline_days.map(f64::from)
+    }
 }
 
 /// A supplement interval [start, end): the legal clock stops.
@@ -244,6 +272,8 @@ pub struct Dataset {
     /// Sector codes, sorted (`unknown` for dossiers whose procedure is not in the catalogue).
     pub sector_codes: Vec<String>,
     pub sectors: Vec<Option<Sector>>,
+    /// The catalogue's procedures; a dossier's `procedure` indexes here.
+    pub procedures: Vec<ProcedureTraits>,
     /// Intake dossiers, in an order fixed by their codes, not by the order
     /// the engine returned them: by code ([`crate::judge::build_dataset`]),
     /// or by a 64-bit hash of it (a streamed read, which keeps no codes).
@@ -262,6 +292,11 @@ pub struct Dataset {
 impl Dataset {
     pub fn pauses_of(&self, d: &Dossier) -> &[Pause] {
         &self.pauses[d.pauses.0 as usize..d.pauses.1 as usize]
+    }
+
+    /// The traits of a dossier's procedure, when it is in the catalogue.
+    pub fn procedure_of(&self, d: &Dossier) -> Option<&ProcedureTraits> {
+        self.procedures.get(d.procedure as usize)
     }
 
     pub fn agency_index(&self, code: &str) -> Option<u32> {

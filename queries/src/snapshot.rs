@@ -11,6 +11,7 @@ use crate::model::{
     Stage, Timeliness, Ts, datetime_of,
 };
 use crate::report::{PeriodConvention, PeriodKind, PeriodName, ReportColumns, ReportWindow, tally};
+use crate::service_index::{IndexTally, Measures, measures, tally_dossier, tally_evaluation};
 use crate::worklist::due_soon_in_time;
 
 /// Upper bounds of `motcua_dossier_processing_workdays` (working days).
@@ -134,6 +135,8 @@ pub struct AgencyStats {
     pub digitized: [u64; 2],
     /// Biểu 06 columns for the current month, quarter and year.
     pub report: [ReportColumns; 3],
+    /// The rest of the service index measures, same periods (DESIGN §8).
+    pub index: [IndexTally; 3],
 }
 
 impl Default for AgencyStats {
@@ -144,6 +147,7 @@ impl Default for AgencyStats {
             late_without_apology: 0,
             digitized: [0; 2],
             report: [ReportColumns::default(); 3],
+            index: Default::default(),
         }
     }
 }
@@ -162,6 +166,9 @@ pub struct Snapshot {
     pub by_agency: BTreeMap<String, AgencyStats>,
     /// Every agency with evaluations: counts by rating.
     pub evaluations: BTreeMap<String, [u64; 3]>,
+    /// Every agency with evaluations rated `dissatisfied` in a current
+    /// period: their count per period (service index satisfaction).
+    pub dissatisfied: BTreeMap<String, [u64; 3]>,
     /// The current periods the report gauges cover.
     pub periods: [(PeriodName, NaiveDate, NaiveDate); 3],
     pub rejected: Vec<(RejectReason, u64)>,
@@ -201,6 +208,9 @@ impl AgencyStats {
         for (a, b) in self.report.iter_mut().zip(&o.report) {
             a.remove(b);
         }
+        for (a, b) in self.index.iter_mut().zip(&o.index) {
+            a.remove(b);
+        }
     }
 
     fn absorb(&mut self, o: &AgencyStats) {
@@ -210,6 +220,9 @@ impl AgencyStats {
         add(&mut self.digitized, &o.digitized);
         for (a, b) in self.report.iter_mut().zip(&o.report) {
             a.add(b);
+        }
+        for (a, b) in self.index.iter_mut().zip(&o.index) {
+            a.absorb(b);
         }
     }
 }
@@ -232,6 +245,16 @@ fn index<T: PartialEq>(all: &[T], v: T) -> usize {
 }
 
 impl Snapshot {
+    /// An agency's service index measures for the current period `k`
+    /// (0 month, 1 quarter, 2 year; [`PeriodKind::ALL`] order).
+    pub fn index_measures(&self, agency: &str, k: usize) -> Measures {
+        let Some(stats) = self.by_agency.get(agency) else {
+            return Measures::default();
+        };
+        let dissatisfied = self.dissatisfied.get(agency).map_or(0, |d| d[k]);
+        measures(&stats.report[k], &stats.index[k], dissatisfied)
+    }
+
     /// Takes out what [`Snapshot::absorb`] added for `other`, a snapshot of
     /// dossiers whose state does not depend on the clock (nothing pending,
     /// no evaluations). Agencies and pairs left without intake disappear, as
@@ -250,6 +273,11 @@ impl Snapshot {
         for (reason, n) in &other.rejected {
             if let Some((_, m)) = self.rejected.iter_mut().find(|(r, _)| r == reason) {
                 *m -= n;
+            }
+        }
+        for (key, counts) in &other.dissatisfied {
+            if let Some(mine) = self.dissatisfied.get_mut(key) {
+                sub(mine, counts);
             }
         }
         self.by_agency_sector
@@ -289,6 +317,14 @@ impl Snapshot {
                 }
             }
         }
+        for (key, counts) in &other.dissatisfied {
+            match self.dissatisfied.get_mut(key) {
+                Some(mine) => add(mine, counts),
+                None => {
+                    self.dissatisfied.insert(key.clone(), *counts);
+                }
+            }
+        }
         for (reason, n) in &other.rejected {
             match self.rejected.iter_mut().find(|(r, _)| r == reason) {
                 Some((_, m)) => *m += n,
@@ -319,8 +355,13 @@ impl Snapshot {
             if d.e_result {
                 agency.digitized[index(DigitizedKind::ALL, DigitizedKind::Result)] += 1;
             }
-            for (w, columns) in windows.iter().zip(agency.report.iter_mut()) {
+            for ((w, columns), index) in windows
+                .iter()
+                .zip(agency.report.iter_mut())
+                .zip(agency.index.iter_mut())
+            {
                 tally(judge, d, w, columns);
+                tally_dossier(ds, d, w, index);
             }
             let mut late = false;
             match d.stage {
@@ -358,10 +399,15 @@ impl Snapshot {
         }
 
         let mut evaluations: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+        let mut dissatisfied: BTreeMap<String, [u64; 3]> = BTreeMap::new();
         for e in &ds.evaluations {
-            evaluations
-                .entry(ds.agency_codes[e.agency as usize].clone())
-                .or_default()[index(Rating::ALL, e.rating)] += 1;
+            let code = &ds.agency_codes[e.agency as usize];
+            evaluations.entry(code.clone()).or_default()[index(Rating::ALL, e.rating)] += 1;
+            for (k, w) in windows.iter().enumerate() {
+                if tally_evaluation(e, w) {
+                    dissatisfied.entry(code.clone()).or_default()[k] += 1;
+                }
+            }
         }
 
         let code = |a: u32| ds.agency_codes[a as usize].clone();
@@ -386,6 +432,7 @@ impl Snapshot {
                 })
                 .collect(),
             evaluations,
+            dissatisfied,
             periods,
             rejected: ds.rejected.clone(),
         }

@@ -1276,6 +1276,7 @@ fn procedure(r: &dyn Cells, _: FixedOffset) -> Result<Procedure, CellError> {
         sector_code: r.text("sector_code")?.unwrap_or_default(),
         deadline_days: r.float("deadline_days")?,
         online_level: r.text("online_level")?.unwrap_or_default(),
+        has_fee: None,
     })
 }
 

@@ -59,7 +59,7 @@ pub fn due_day(judge: &Judge<'_>, d: &Dossier, now: Ts) -> Option<Day> {
         let paused = paused_seconds(judge.dataset.pauses_of(d), now);
         return Some(day_of(due.saturating_add(paused)));
     }
-    let deadline = d.deadline_days.filter(|x| x.is_finite())?;
+    let deadline = d.deadline().filter(|x| x.is_finite())?;
     let received = day_of(d.received);
     let exceeds = |day: Day| judge.processing_workdays_until(d, day, now) as f64 > deadline;
     if exceeds(received) {
@@ -228,6 +228,7 @@ mod tests {
             sector_code: "S".into(),
             deadline_days: deadline,
             online_level: "full".into(),
+            has_fee: None,
         };
         let received = "2025-02-24 08:00";
         build_dataset(SourceRows {
