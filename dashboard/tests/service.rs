@@ -395,8 +395,8 @@ async fn write_hand_made(path: PathBuf) {
          INSERT INTO agencies VALUES ('C', 'UBND xã Không Hồ Sơ', NULL, 'commune');\n\
          INSERT INTO sectors VALUES ('S1', 'Hộ tịch');\n\
          INSERT INTO sectors VALUES ('S2', 'Chứng thực');\n\
-         INSERT INTO procedures VALUES ('P1', 'Đăng ký khai sinh', 'S1', 5, 'full');\n\
-         INSERT INTO procedures VALUES ('P2', 'Chứng thực bản sao', 'S2', 10, 'partial');\n",
+         INSERT INTO procedures VALUES ('P1', 'Đăng ký khai sinh', 'S1', 5, 'full', NULL);\n\
+         INSERT INTO procedures VALUES ('P2', 'Chứng thực bản sao', 'S2', 10, 'partial', NULL);\n",
     );
     let rows = [
         // received in the period, online, resolved early

@@ -14,7 +14,9 @@ CREATE TABLE procedures (
     name TEXT NOT NULL,
     sector_code TEXT NOT NULL,
     deadline_days DOUBLE NULL,
-    online_level TEXT NOT NULL
+    online_level TEXT NOT NULL,
+    -- Optional (DESIGN §2, §8): the procedure carries a fee or charge.
+    has_fee BOOLEAN NULL
 ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 CREATE TABLE dossiers (
     code VARCHAR(64) PRIMARY KEY,

@@ -14,7 +14,9 @@ CREATE TABLE procedures (
     name TEXT NOT NULL,
     sector_code TEXT NOT NULL,
     deadline_days DOUBLE PRECISION NULL,
-    online_level TEXT NOT NULL
+    online_level TEXT NOT NULL,
+    -- Optional (DESIGN §2, §8): the procedure carries a fee or charge.
+    has_fee BOOLEAN NULL
 );
 CREATE TABLE dossiers (
     code TEXT PRIMARY KEY,

@@ -1999,8 +1999,7 @@ fn dossier_code(id: DossierId, width: usize) -> String {
 
 const AGENCIES_HEAD: &str = "INSERT INTO agencies (code, name, parent_code, level) VALUES\n";
 const SECTORS_HEAD: &str = "INSERT INTO sectors (code, name) VALUES\n";
-const PROCEDURES_HEAD: &str =
-    "INSERT INTO procedures (code, name, sector_code, deadline_days, online_level) VALUES\n";
+const PROCEDURES_HEAD: &str = "INSERT INTO procedures (code, name, sector_code, deadline_days, online_level, has_fee) VALUES\n";
 const DOSSIERS_HEAD: &str = "INSERT INTO dossiers (code, procedure_code, agency_code, channel, status, received_at, due_at, finished_at, returned_at, digitized, e_result, paid_online, updated_at) VALUES\n";
 const SUPPLEMENTS_HEAD: &str =
     "INSERT INTO supplements (dossier_code, requested_at, resumed_at) VALUES\n";
@@ -2059,6 +2058,8 @@ fn catalogue_inserts(cat: &Catalogue, summary: &mut DemoSummary) -> Vec<String> 
         }
         out.push_str(", ");
         push_str_literal(out, p.online.label());
+        out.push_str(", ");
+        push_bool(out, p.has_fee);
         out.push(')');
         summary.procedures += 1;
     }

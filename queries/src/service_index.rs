@@ -965,7 +965,7 @@ mod tests {
                 assert_eq!(fraction(row, id), (Some(0), Some(0)), "{id}");
                 assert_eq!(ind(row, id).points, None);
             }
-            assert_eq!(fraction(row, "on_time").1.is_some_and(|d| d > 0), true);
+            assert!(fraction(row, "on_time").1.is_some_and(|d| d > 0));
         }
         assert_eq!(index.rows[0].max, 56.0 - 2.0 - 6.0);
     }

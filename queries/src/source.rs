@@ -178,6 +178,22 @@ impl RowKind {
         }
     }
 
+    /// The columns read when the result has them: the required ones, then
+    /// the optional ones (`has_fee`, DESIGN §2).
+    pub fn read_columns(self) -> &'static [&'static str] {
+        match self {
+            RowKind::Procedures => &[
+                "code",
+                "name",
+                "sector_code",
+                "deadline_days",
+                "online_level",
+                "has_fee",
+            ],
+            other => other.columns(),
+        }
+    }
+
     fn embedded(self, dialect: Dialect) -> &'static str {
         macro_rules! files {
             ($dir:literal) => {
@@ -581,6 +597,16 @@ impl Source {
             },
         )
         .await?;
+        if !procedures.is_empty() && procedures.iter().all(|p| p.has_fee.is_none()) {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                tracing::info!(
+                    "{}: no has_fee column (or all NULL): the service index's payment indicators \
+                     (payment_procedures, online_payment) are not applicable",
+                    files.get(RowKind::Procedures).origin
+                )
+            });
+        }
         Ok(())
     }
 
@@ -813,8 +839,8 @@ async fn stream_native<T: Send + 'static>(
             },
         },
     };
-    let mut read =
-        sqlite_native::start(path, sql, kind.columns(), zone, convert).map_err(native_error)?;
+    let mut read = sqlite_native::start(path, sql, kind.read_columns(), zone, convert)
+        .map_err(native_error)?;
     let mut count = 0u64;
     while let Some(message) = read.rx.recv().await {
         match message.map_err(native_error)? {
@@ -922,6 +948,17 @@ trait Cells {
     fn float(&self, col: &'static str) -> Result<Option<f64>, CellError>;
     fn boolean(&self, col: &'static str) -> Result<Option<bool>, CellError>;
     fn instant(&self, col: &'static str, zone: FixedOffset) -> Result<Option<Ts>, CellError>;
+}
+
+/// What a cell lookup says of a column the result does not have.
+const NOT_IN_RESULT: &str = "is not in the result";
+
+/// An optional column's cell: None when the result does not have it.
+fn optional<T>(cell: Result<Option<T>, CellError>) -> Result<Option<T>, CellError> {
+    match cell {
+        Err(e) if e.message == NOT_IN_RESULT => Ok(None),
+        other => other,
+    }
 }
 
 fn cell_error(col: &'static str, message: impl Into<String>) -> CellError {
@@ -1188,7 +1225,7 @@ impl<'r, R> Located<'r, R> {
                 .find(|(_, (name, _))| same(name))
                 .map(|(k, (_, at))| (k, *at)),
         };
-        let (k, at) = found.ok_or_else(|| cell_error(col, "is not in the result"))?;
+        let (k, at) = found.ok_or_else(|| cell_error(col, NOT_IN_RESULT))?;
         self.next.set(k + 1);
         Ok(at)
     }
@@ -1197,7 +1234,7 @@ impl<'r, R> Located<'r, R> {
 /// Where each of `kind`'s columns is in a result with these column names
 /// (matched as [`check_columns`] does, ignoring ASCII case).
 fn locate(kind: RowKind, names: &[String]) -> Vec<(&'static str, usize)> {
-    kind.columns()
+    kind.read_columns()
         .iter()
         .filter_map(|c| {
             let at = names.iter().position(|n| n.eq_ignore_ascii_case(c))?;
@@ -1276,7 +1313,8 @@ fn procedure(r: &dyn Cells, _: FixedOffset) -> Result<Procedure, CellError> {
         sector_code: r.text("sector_code")?.unwrap_or_default(),
         deadline_days: r.float("deadline_days")?,
         online_level: r.text("online_level")?.unwrap_or_default(),
-        has_fee: None,
+        // Optional: an operator's file without it keeps working.
+        has_fee: optional(r.boolean("has_fee"))?,
     })
 }
 

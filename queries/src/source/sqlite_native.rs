@@ -151,7 +151,7 @@ impl NativeRow<'_> {
             .iter()
             .find(|(c, _)| *c == col)
             .map(|(_, i)| *i)
-            .ok_or_else(|| cell_error(col, "is not in the result"))?;
+            .ok_or_else(|| cell_error(col, super::NOT_IN_RESULT))?;
         self.row
             .get_ref(i)
             .map_err(|e| cell_error(col, e.to_string()))
