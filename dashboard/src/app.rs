@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use motcua_queries::charts::{MAX_RANGE_DAYS, Scope};
 use motcua_queries::model::datetime_of;
+use motcua_queries::service_index::IndicatorTable;
 use motcua_queries::report::{PeriodConvention, PeriodName, Report, ReportWindow, build_report};
 use motcua_queries::{ConnectOptions, Judge, Reader, Ts, WorkCalendar, now_local};
 use tokio::sync::Semaphore;
@@ -17,6 +18,7 @@ use crate::config::Settings;
 use crate::data::{Loaded, Store};
 use crate::i18n::Lang;
 use crate::report_html::{Figure, ReportPage};
+use crate::service_index::{IndexPage, IndexView};
 
 /// Width and height the report's charts are drawn at.
 pub const REPORT_CHART_SIZE: (u32, u32) = (1200, 700);
@@ -27,6 +29,8 @@ pub struct AppState {
     pub calendar: Arc<WorkCalendar>,
     pub convention: PeriodConvention,
     pub on_time_target: f64,
+    /// The indicators of the service index estimate (DESIGN §8).
+    pub service_index: Arc<IndicatorTable>,
     pub source_name: Option<String>,
     /// Fixes "now" (tests); None: the clock.
     pub fixed_now: Option<Ts>,
@@ -50,6 +54,7 @@ impl AppState {
             calendar: Arc::new(calendar),
             convention: PeriodConvention::Calendar,
             on_time_target: crate::config::DEFAULT_ON_TIME_TARGET,
+            service_index: Arc::new(IndicatorTable::shipped()),
             source_name: None,
             fixed_now: None,
             render_permits: Arc::new(Semaphore::new(threads.clamp(1, 8))),
@@ -147,7 +152,14 @@ pub fn chart(
     let judge = Judge::new(&loaded.dataset, &state.calendar);
     let scope = Scope::new(req.from, req.to, req.agency, state.convention);
     debug_assert!((req.to - req.from).num_days() <= MAX_RANGE_DAYS);
-    let data = charts::compute(req.kind, &judge, &scope, state.now(), req.lang);
+    let data = charts::compute(
+        req.kind,
+        &judge,
+        &scope,
+        state.now(),
+        req.lang,
+        &state.service_index,
+    );
     let meta = ChartMeta {
         lang: req.lang,
         scope_label: scope_label(loaded, req.agency, req.lang),
@@ -210,12 +222,58 @@ pub fn report_page(
         agency,
         source: &source,
         generated: datetime_of(loaded.loaded_at),
-        figures: ChartKind::ALL.iter().map(|k| figure(*k)).collect(),
+        figures: ChartKind::REPORT.iter().map(|k| figure(*k)).collect(),
         downloads,
         home,
     };
     let html = crate::report_html::render(&page);
     (html, report)
+}
+
+/// The service index of a period (DESIGN §8), every number from `motcua_queries`.
+pub fn service_index(state: &AppState, loaded: &Loaded, period: PeriodName) -> IndexView {
+    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let (from, to) = period.bounds(state.convention);
+    crate::service_index::view(
+        &judge,
+        &state.service_index,
+        period.to_string(),
+        from,
+        to,
+        state.now(),
+    )
+}
+
+/// The HTML page of the service index; `agency` is the one detailed.
+#[allow(clippy::too_many_arguments)]
+pub fn service_index_page(
+    state: &AppState,
+    loaded: &Loaded,
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+    figure: Figure,
+    downloads: Vec<(String, String)>,
+    home: Option<String>,
+    agency_link: Option<&dyn Fn(&str) -> String>,
+) -> (String, IndexView) {
+    let view = service_index(state, loaded, period);
+    let source = state.source(lang);
+    let page = IndexPage {
+        view: &view,
+        period,
+        dataset: &loaded.dataset,
+        lang,
+        agency,
+        source: &source,
+        generated: datetime_of(loaded.loaded_at),
+        figure,
+        downloads,
+        home,
+        agency_link,
+    };
+    let html = crate::service_index::render(&page);
+    (html, view)
 }
 
 /// Checks a folder path for `render --out` (see [`crate::render`]).

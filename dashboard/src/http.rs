@@ -4,6 +4,7 @@
 //! - `/charts/{name}.{png,svg}` — `from`, `to` (YYYY-MM-DD), `agency`, `lang`, `width`, `height`
 //! - `/reports/{period}` — HTML; `?format=csv` or `?format=json`; `agency`, `lang`
 //! - `/reports?period=…&agency=…` — the index form's target: redirects to the above
+//! - `/index/{period}` — the service index estimate (DESIGN §8), see [`crate::index_http`]
 //! - `/healthz` — liveness: 200 at once while the process runs
 //! - `/readyz` — readiness: 200 when there is data to answer with, else 503
 //!   with the reason (loading, or the source down with nothing cached); never waits
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/charts/{file}", get(chart))
         .route("/reports", get(report_form))
         .route("/reports/{period}", get(report))
+        .route("/index/{period}", get(crate::index_http::service_index))
         .with_state(state)
 }
 
@@ -104,7 +106,7 @@ impl From<crate::data::Unavailable> for ApiError {
 const MAX_QUERY: usize = 2048;
 
 /// Decoded `name=value` pairs; each name at most once, and only the allowed ones.
-fn params(
+pub(crate) fn params(
     raw: Option<&str>,
     allowed: &[&'static str],
 ) -> Result<Vec<(&'static str, String)>, ApiError> {
@@ -158,7 +160,7 @@ fn decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn get_param<'a>(p: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn get_param<'a>(p: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
     p.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
 }
 
@@ -185,7 +187,7 @@ fn parse_date(name: &str, v: &str) -> Result<NaiveDate, ApiError> {
     Ok(d)
 }
 
-fn parse_lang(p: &[(&'static str, String)]) -> Result<Lang, ApiError> {
+pub(crate) fn parse_lang(p: &[(&'static str, String)]) -> Result<Lang, ApiError> {
     get_param(p, "lang").map_or(Ok(Lang::Vi), |v| {
         v.parse().map_err(|e| ApiError::bad_param("lang", e))
     })
@@ -216,13 +218,13 @@ fn parse_side(p: &[(&'static str, String)], name: &str, default: u32) -> Result<
     }
 }
 
-fn parse_period(v: &str) -> Result<PeriodName, ApiError> {
+pub(crate) fn parse_period(v: &str) -> Result<PeriodName, ApiError> {
     v.parse::<PeriodName>()
         .map_err(|e| ApiError::bad_param("period", e))
 }
 
 /// Resolves an agency code against the data: 404 when unknown.
-fn resolve_agency(loaded: &Loaded, code: Option<&str>) -> Result<Option<u32>, ApiError> {
+pub(crate) fn resolve_agency(loaded: &Loaded, code: Option<&str>) -> Result<Option<u32>, ApiError> {
     match code {
         None => Ok(None),
         Some(code) => loaded
@@ -479,7 +481,7 @@ async fn report(
 }
 
 /// A path segment, or a 400 naming it when it does not decode (not UTF-8).
-fn path_segment(
+pub(crate) fn path_segment(
     segment: Result<Path<String>, PathRejection>,
     name: &str,
 ) -> Result<String, ApiError> {
@@ -562,6 +564,27 @@ pub fn periods_with_data(state: &AppState, loaded: &Loaded) -> Vec<(i32, Vec<Per
         }
     }
     years
+}
+
+/// A table of links to `{base}/{period}`, a row per year.
+fn period_table(html: &mut String, years: &[(i32, Vec<PeriodName>)], base: &str, lang: Lang) {
+    html.push_str("<table>");
+    for (y, list) in years {
+        let _ = write!(html, "<tr><th>{y}</th><td>");
+        let links: Vec<String> = list
+            .iter()
+            .map(|p| {
+                format!(
+                    "<a href=\"{base}/{p}?lang={}\">{}</a>",
+                    lang.code(),
+                    esc(&p.to_string())
+                )
+            })
+            .collect();
+        html.push_str(&links.join(" · "));
+        html.push_str("</td></tr>");
+    }
+    html.push_str("</table>\n");
 }
 
 async fn index(
@@ -654,23 +677,12 @@ async fn index(
     );
 
     // Periods.
-    let _ = write!(html, "<h2>{}</h2>\n<table>", esc(t.periods));
-    for (y, list) in &years {
-        let _ = write!(html, "<tr><th>{y}</th><td>");
-        let links: Vec<String> = list
-            .iter()
-            .map(|p| {
-                format!(
-                    "<a href=\"/reports/{p}?lang={}\">{}</a>",
-                    lang.code(),
-                    esc(&p.to_string())
-                )
-            })
-            .collect();
-        html.push_str(&links.join(" · "));
-        html.push_str("</td></tr>");
-    }
-    html.push_str("</table>\n");
+    let _ = write!(html, "<h2>{}</h2>\n", esc(t.periods));
+    period_table(&mut html, &years, "/reports", lang);
+
+    // The service index estimate, by period.
+    let _ = write!(html, "<h2>{}</h2>\n", esc(t.index_link));
+    period_table(&mut html, &years, "/index", lang);
 
     // Charts.
     // The twelve months up to the end of the data (or today, if sooner).

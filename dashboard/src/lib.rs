@@ -11,8 +11,10 @@ pub mod data;
 pub mod demo;
 pub mod http;
 pub mod i18n;
+pub mod index_http;
 pub mod render;
 pub mod report_html;
+pub mod service_index;
 
 use anyhow::Context;
 

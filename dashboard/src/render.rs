@@ -1,6 +1,7 @@
 //! `render --period P --out DIR`: a self-contained bundle for offline
 //! distribution — `report.html` (relative links only), every chart as PNG
-//! and SVG under `charts/`, `report.csv` and `report.json`.
+//! and SVG under `charts/`, `report.csv` and `report.json`, and the service
+//! index estimate (DESIGN §8) as `index.html`, `index.csv` and `index.json`.
 //!
 //! Every file is written inside DIR: names are plain relative paths (no
 //! `..`, no root), a folder on the way that is a symlink leading outside DIR
@@ -127,7 +128,7 @@ pub fn write_bundle(
     progress: bool,
 ) -> anyhow::Result<Bundle> {
     let dir = BundleDir::open(out)?;
-    let total = ChartKind::ALL.len() * 2 + 3;
+    let total = ChartKind::ALL.len() * 2 + 6;
     let mut files = Vec::with_capacity(total);
     let step = |name: &str, bytes: &[u8], files: &mut Vec<(String, usize)>| -> anyhow::Result<()> {
         dir.write(name, bytes)?;
@@ -173,6 +174,30 @@ pub fn write_bundle(
             ("SVG".into(), chart_file(k, Format::Svg)),
         ],
     };
+    let downloads = vec![
+        ("CSV".to_owned(), "index.csv".to_owned()),
+        ("JSON".to_owned(), "index.json".to_owned()),
+    ];
+    let (html, view) = app::service_index_page(
+        state,
+        loaded,
+        period,
+        agency,
+        lang,
+        figure(ChartKind::ServiceIndexByAgency),
+        downloads,
+        None,
+        None,
+    );
+    step("index.html", html.as_bytes(), &mut files)?;
+    let view = match agency {
+        Some(a) => view.only_agency(&loaded.dataset.agency_codes[a as usize]),
+        None => view,
+    };
+    let csv = crate::service_index::csv(&view, &loaded.dataset, lang);
+    step("index.csv", csv.as_bytes(), &mut files)?;
+    let json = serde_json::to_string_pretty(&view.report)?;
+    step("index.json", json.as_bytes(), &mut files)?;
     let downloads = vec![
         ("CSV".to_owned(), "report.csv".to_owned()),
         ("JSON".to_owned(), "report.json".to_owned()),

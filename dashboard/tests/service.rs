@@ -678,7 +678,7 @@ async fn hand_made_report_matches_the_hand_computation() {
     assert!(html.contains("<td class=\"n\" data-col=\"3\" data-key=\"received_total\">11</td>"));
     assert_eq!(
         html.matches("<img src=\"/charts/").count(),
-        ChartKind::ALL.len()
+        ChartKind::REPORT.len()
     );
     // The agency with no dossier has no row.
     assert!(!html.contains("data-agency=\"C\""));
@@ -889,7 +889,7 @@ async fn the_bundle_is_self_contained() {
         false,
     )
     .unwrap();
-    assert_eq!(bundle.files.len(), ChartKind::ALL.len() * 2 + 3);
+    assert_eq!(bundle.files.len(), ChartKind::ALL.len() * 2 + 6);
     for kind in ChartKind::ALL {
         let png = std::fs::read(out.join(format!("charts/{kind}.png"))).unwrap();
         assert_eq!(decode_png(&png).0, 1200);
@@ -899,9 +899,20 @@ async fn the_bundle_is_self_contained() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("src=\"charts/on_time_trend.png\""));
     assert!(html.contains("href=\"report.csv\"") && html.contains("href=\"report.json\""));
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("src=\"charts/service_index_by_agency.png\""));
+    assert!(index.contains("href=\"index.csv\"") && index.contains("href=\"index.json\""));
     for absolute in ["src=\"/", "href=\"/", "http://", "https://"] {
         assert!(!html.contains(absolute), "an absolute link: {absolute}");
+        assert!(!index.contains(absolute), "an absolute link in index.html: {absolute}");
     }
+    // The index JSON is the one the service serves.
+    let served = get(&state, "/index/2025?format=json").await;
+    assert_eq!(
+        std::fs::read(out.join("index.json")).unwrap(),
+        served.body,
+        "index.json differs from /index/2025?format=json"
+    );
     assert!(
         std::fs::read(out.join("report.csv"))
             .unwrap()

@@ -7,10 +7,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::style::{
-    LegendItem, Swatch, anchored, fit, font, frame, legend, measure, muted, no_data, palette,
+    LegendItem, Swatch, anchored, bold, fit, font, frame, legend, measure, muted, no_data, palette,
     text_on,
 };
-use super::{ChartMeta, DrawResult, Labelled, err};
+use super::{ChartMeta, DrawResult, IndexScore, Labelled, err};
 
 struct Segment {
     value: f64,
@@ -40,6 +40,8 @@ struct Layout<'a> {
     right_header: &'a str,
     percent: bool,
     x_max: f64,
+    /// A vertical reference line across the rows: (x, label).
+    marker: Option<(f64, String)>,
 }
 
 /// Fewest row slots on the vertical axis (so one agency is not one giant bar).
@@ -147,6 +149,30 @@ fn hbars<DB: DrawingBackend>(
         .map_err(err)?;
 
     let (xr, yr) = chart.plotting_area().get_pixel_range();
+    if let Some((x, label)) = &layout.marker {
+        let x = x.clamp(0.0, x_max);
+        let top = slots as f64 - 0.5;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, -0.5), (x, top)],
+                palette::INK.stroke_width(s.stroke.max(2)),
+            )))
+            .map_err(err)?;
+        let (px, py) = chart.backend_coord(&(x, top));
+        let (tw, _) = measure(&plot, label, &font(s.small));
+        // Written beside the line, inside the plot.
+        let (hpos, px) = if px + 4 + tw > xr.end {
+            (HPos::Right, px - 4)
+        } else {
+            (HPos::Left, px + 4)
+        };
+        root.draw_text(
+            label,
+            &anchored(bold(s.small), hpos, VPos::Top),
+            (px, py + 2),
+        )
+        .map_err(err)?;
+    }
     let inside_style = anchored(font(s.small), HPos::Center, VPos::Center);
     let end_style = anchored(font(s.small), HPos::Left, VPos::Center);
     let text_h = measure(&plot, "Ag", &inside_style).1;
@@ -300,6 +326,7 @@ pub fn timeliness<DB: DrawingBackend>(
         right_header: t.resolved_count,
         percent: true,
         x_max: 1.0,
+        marker: None,
     };
     hbars(root, meta, layout, rows)
 }
@@ -377,6 +404,7 @@ pub fn pending<DB: DrawingBackend>(
         right_header: t.dossiers,
         percent: false,
         x_max,
+        marker: None,
     };
     hbars(root, meta, layout, rows)
 }
@@ -446,6 +474,7 @@ pub fn satisfaction<DB: DrawingBackend>(
         right_header: t.evaluations,
         percent: true,
         x_max: 1.0,
+        marker: None,
     };
     hbars(root, meta, layout, rows)
 }
@@ -503,6 +532,87 @@ pub fn digitization<DB: DrawingBackend>(
         right_header: t.received_count,
         percent: true,
         x_max: 1.0,
+        marker: None,
+    };
+    hbars(root, meta, layout, rows)
+}
+
+/// The service index (DESIGN §8): one stacked bar per agency, its points by
+/// group scaled so the bar's length is its score on 100, lowest first, and
+/// the province's score as a line across.
+pub fn service_index<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[Labelled<IndexScore>],
+    province: Option<&IndexScore>,
+    meta: &ChartMeta,
+) -> DrawResult {
+    let (lang, t) = (meta.lang, meta.lang.t());
+    let colours = [
+        palette::PURPLE,
+        palette::BLUE,
+        palette::SKY_BLUE,
+        palette::ORANGE,
+        palette::GREEN,
+        palette::VERMILLION,
+    ];
+    let mut sorted: Vec<&Labelled<IndexScore>> =
+        rows.iter().filter(|r| r.value.score.is_some()).collect();
+    sort_lowest_first(&mut sorted, |v| v.score);
+    // Only the groups that give some agency points get a legend entry.
+    let shown: Vec<usize> = (0..6)
+        .filter(|g| sorted.iter().any(|r| r.value.group_points[*g] > 0.0))
+        .collect();
+    let rows = sorted
+        .iter()
+        .map(|r| {
+            let v = &r.value;
+            let scale = if v.max > 0.0 { 100.0 / v.max } else { 0.0 };
+            Row {
+                label: r.label.clone(),
+                bars: vec![Bar {
+                    segments: v
+                        .group_points
+                        .iter()
+                        .zip(colours)
+                        .map(|(p, colour)| Segment {
+                            value: p * scale,
+                            colour,
+                            text: lang.num(p * scale),
+                        })
+                        .collect(),
+                    end_text: v.score.map(|s| lang.num(s)),
+                }],
+                right: format!("{}/{}", lang.num(v.points), lang.num(v.max)),
+            }
+        })
+        .collect();
+    let province_text = province.and_then(|p| {
+        p.score.map(|s| {
+            (
+                s,
+                format!(
+                    "{}: {} ({}/{})",
+                    t.whole_province,
+                    lang.num(s),
+                    lang.num(p.points),
+                    lang.num(p.max)
+                ),
+            )
+        })
+    });
+    let layout = Layout {
+        title,
+        extra: province_text.as_ref().map(|(_, text)| text.clone()),
+        items: shown
+            .iter()
+            .map(|g| legend(Swatch::Box(colours[*g]), t.index_groups[*g]))
+            .collect(),
+        x_desc: t.index_score_axis,
+        right_header: t.index_points_of_max,
+        percent: false,
+        x_max: 100.0,
+        marker: province_text,
     };
     hbars(root, meta, layout, rows)
 }

@@ -8,6 +8,7 @@ mod trends;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use motcua_queries::Ts;
@@ -19,6 +20,7 @@ use motcua_queries::classify::Judge;
 use motcua_queries::judge::UNKNOWN_SECTOR;
 use motcua_queries::model::{Dataset, datetime_of};
 use motcua_queries::report::PeriodName;
+use motcua_queries::service_index::IndicatorTable;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -41,10 +43,23 @@ pub enum ChartKind {
     PendingByAgency,
     SatisfactionByAgency,
     DigitizationByAgency,
+    ServiceIndexByAgency,
 }
 
 impl ChartKind {
-    pub const ALL: [ChartKind; 7] = [
+    pub const ALL: [ChartKind; 8] = [
+        ChartKind::OnTimeTrend,
+        ChartKind::TimelinessByAgency,
+        ChartKind::IntakeByChannel,
+        ChartKind::ProcessingTimeDistribution,
+        ChartKind::PendingByAgency,
+        ChartKind::SatisfactionByAgency,
+        ChartKind::DigitizationByAgency,
+        ChartKind::ServiceIndexByAgency,
+    ];
+
+    /// The charts of the Biểu 06 report page (the service index has its own page).
+    pub const REPORT: [ChartKind; 7] = [
         ChartKind::OnTimeTrend,
         ChartKind::TimelinessByAgency,
         ChartKind::IntakeByChannel,
@@ -63,6 +78,7 @@ impl ChartKind {
             ChartKind::PendingByAgency => "pending_by_agency",
             ChartKind::SatisfactionByAgency => "satisfaction_by_agency",
             ChartKind::DigitizationByAgency => "digitization_by_agency",
+            ChartKind::ServiceIndexByAgency => "service_index_by_agency",
         }
     }
 
@@ -81,6 +97,7 @@ impl ChartKind {
             ChartKind::SatisfactionByAgency => t.satisfaction_by_agency,
             ChartKind::DigitizationByAgency if by_sector => t.digitization_by_sector,
             ChartKind::DigitizationByAgency => t.digitization_by_agency,
+            ChartKind::ServiceIndexByAgency => t.service_index_by_agency,
         }
     }
 }
@@ -151,6 +168,18 @@ pub struct Labelled<T> {
     pub value: T,
 }
 
+/// One scope's service index as the chart draws it (DESIGN §8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexScore {
+    /// Points by group (1–6 at 0–5).
+    pub group_points: [f64; 6],
+    pub points: f64,
+    /// The maximum of the scope's applicable and declared indicators.
+    pub max: f64,
+    /// On 100; None when nothing applies.
+    pub score: Option<f64>,
+}
+
 /// The numbers one chart draws.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChartData {
@@ -166,6 +195,10 @@ pub enum ChartData {
     },
     Satisfaction(Vec<Labelled<RatingCounts>>),
     Digitization(Grouping, Vec<Labelled<DigitizationCounts>>),
+    ServiceIndex {
+        rows: Vec<Labelled<IndexScore>>,
+        province: Option<IndexScore>,
+    },
 }
 
 impl ChartData {
@@ -221,6 +254,7 @@ pub fn compute(
     scope: &Scope,
     now: Ts,
     lang: Lang,
+    service_index: &Arc<IndicatorTable>,
 ) -> ChartData {
     let ds = judge.dataset;
     match kind {
@@ -255,6 +289,23 @@ pub fn compute(
             scope.grouping(),
             labelled(ds, lang, q::digitization_by_group(judge, scope)),
         ),
+        ChartKind::ServiceIndexByAgency => {
+            let range = format!("{}..{}", scope.from, scope.to);
+            let view = crate::service_index::view(
+                judge,
+                service_index,
+                range,
+                scope.from,
+                scope.to,
+                now,
+            );
+            let view = match scope.agency {
+                Some(a) => view.only_agency(&ds.agency_codes[a as usize]),
+                None => view,
+            };
+            let (rows, province) = view.chart_rows(ds);
+            ChartData::ServiceIndex { rows, province }
+        }
     }
 }
 
@@ -277,6 +328,9 @@ pub fn draw<DB: DrawingBackend>(
         }
         ChartData::Satisfaction(rows) => bars::satisfaction(root, title, rows, meta),
         ChartData::Digitization(_, rows) => bars::digitization(root, title, rows, meta),
+        ChartData::ServiceIndex { rows, province } => {
+            bars::service_index(root, title, rows, province.as_ref(), meta)
+        }
     }?;
     root.present().map_err(err)
 }

@@ -227,7 +227,7 @@ async fn chromium_shows_the_report_with_its_charts() {
         .nth(1)
         .and_then(|s| s.split("</pre>").next())
         .unwrap_or("no result");
-    let expected = motcua_dashboard::charts::ChartKind::ALL.len();
+    let expected = motcua_dashboard::charts::ChartKind::REPORT.len();
     assert_eq!(
         result,
         format!("images {expected}/{expected}"),
