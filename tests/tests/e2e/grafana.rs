@@ -230,11 +230,11 @@ fn recording_rule_blocks() -> Vec<(String, String)> {
             }
             if let Some(name) = yaml_value(line, "record") {
                 current = Some((name.to_owned(), String::new()));
-            } else if let Some((_, block)) = current.as_mut() {
-                if !t.starts_with('#') {
-                    block.push_str(line);
-                    block.push('\n');
-                }
+            } else if let Some((_, block)) = current.as_mut()
+                && !t.starts_with('#')
+            {
+                block.push_str(line);
+                block.push('\n');
             }
         }
         out.extend(current.take());
