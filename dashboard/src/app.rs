@@ -8,8 +8,8 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use motcua_queries::charts::{MAX_RANGE_DAYS, Scope};
 use motcua_queries::model::datetime_of;
-use motcua_queries::service_index::IndicatorTable;
 use motcua_queries::report::{PeriodConvention, PeriodName, Report, ReportWindow, build_report};
+use motcua_queries::service_index::IndicatorTable;
 use motcua_queries::{ConnectOptions, Judge, Reader, Ts, WorkCalendar, now_local};
 use tokio::sync::Semaphore;
 

@@ -677,11 +677,11 @@ async fn index(
     );
 
     // Periods.
-    let _ = write!(html, "<h2>{}</h2>\n", esc(t.periods));
+    let _ = writeln!(html, "<h2>{}</h2>", esc(t.periods));
     period_table(&mut html, &years, "/reports", lang);
 
     // The service index estimate, by period.
-    let _ = write!(html, "<h2>{}</h2>\n", esc(t.index_link));
+    let _ = writeln!(html, "<h2>{}</h2>", esc(t.index_link));
     period_table(&mut html, &years, "/index", lang);
 
     // Charts.

@@ -88,7 +88,11 @@ pub async fn service_index(
                 };
                 let base = format!("/index/{period}?lang={}{agency_q}", lang.code());
                 let link = |code: &str| {
-                    format!("/index/{period}?lang={}&agency={}", lang.code(), encode(code))
+                    format!(
+                        "/index/{period}?lang={}&agency={}",
+                        lang.code(),
+                        encode(code)
+                    )
                 };
                 let (html, _) = app::service_index_page(
                     &st,

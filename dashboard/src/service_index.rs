@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use motcua_queries::model::Dataset;
-use motcua_queries::{Judge, Ts};
 use motcua_queries::report::PeriodName;
 use motcua_queries::service_index::{
-    Indicator, IndicatorKind, IndicatorScore, IndicatorTable, ScopeScore, ServiceIndex,
-    build_index,
+    Indicator, IndicatorKind, IndicatorScore, IndicatorTable, ScopeScore, ServiceIndex, build_index,
 };
+use motcua_queries::{Judge, Ts};
 
 use crate::charts::{IndexScore, Labelled, agency_name};
 use crate::csv::{BOM, field};
@@ -64,7 +63,9 @@ impl IndexView {
             .collect();
         rows.sort_by(|a, b| {
             let key = |r: &ScopeScore| r.score.unwrap_or(f64::NEG_INFINITY);
-            key(b).total_cmp(&key(a)).then_with(|| a.agency.cmp(&b.agency))
+            key(b)
+                .total_cmp(&key(a))
+                .then_with(|| a.agency.cmp(&b.agency))
         });
         rows
     }
@@ -73,10 +74,10 @@ impl IndexView {
     pub fn group_points(&self, row: &ScopeScore) -> [f64; 6] {
         let mut out = [0.0; 6];
         for v in &row.indicators {
-            if let (Some(p), Some(info)) = (v.points, self.info(&v.indicator)) {
-                if (1..=6).contains(&info.group) {
-                    out[usize::from(info.group) - 1] += p;
-                }
+            if let (Some(p), Some(info)) = (v.points, self.info(&v.indicator))
+                && (1..=6).contains(&info.group)
+            {
+                out[usize::from(info.group) - 1] += p;
             }
         }
         out
@@ -306,7 +307,11 @@ pub fn render(page: &IndexPage<'_>) -> String {
     for g in t.index_groups {
         let _ = write!(out, "<th>{}</th>", esc(g));
     }
-    let _ = writeln!(out, "<th>{}</th></tr></thead>\n<tbody>", esc(t.col_costliest));
+    let _ = writeln!(
+        out,
+        "<th>{}</th></tr></thead>\n<tbody>",
+        esc(t.col_costliest)
+    );
     let ranked = view.ranked();
     for (i, row) in ranked.iter().enumerate() {
         let code = row.agency.as_deref().unwrap_or_default();
@@ -330,10 +335,7 @@ pub fn render(page: &IndexPage<'_>) -> String {
     let detailed = match page.agency {
         Some(a) => {
             let code = &page.dataset.agency_codes[a as usize];
-            report
-                .rows
-                .iter()
-                .find(|r| r.agency.as_ref() == Some(code))
+            report.rows.iter().find(|r| r.agency.as_ref() == Some(code))
         }
         None => view.province(),
     };
@@ -341,12 +343,7 @@ pub fn render(page: &IndexPage<'_>) -> String {
         Some(a) => agency_name(page.dataset, a),
         None => t.whole_province.to_owned(),
     };
-    let _ = write!(
-        out,
-        "<h2>{} — {}</h2>\n",
-        esc(t.index_detail),
-        esc(&scope)
-    );
+    let _ = writeln!(out, "<h2>{} — {}</h2>", esc(t.index_detail), esc(&scope));
     match detailed {
         Some(row) => detail_table(&mut out, page, row),
         None => {

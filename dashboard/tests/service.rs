@@ -904,7 +904,10 @@ async fn the_bundle_is_self_contained() {
     assert!(index.contains("href=\"index.csv\"") && index.contains("href=\"index.json\""));
     for absolute in ["src=\"/", "href=\"/", "http://", "https://"] {
         assert!(!html.contains(absolute), "an absolute link: {absolute}");
-        assert!(!index.contains(absolute), "an absolute link in index.html: {absolute}");
+        assert!(
+            !index.contains(absolute),
+            "an absolute link in index.html: {absolute}"
+        );
     }
     // The index JSON is the one the service serves.
     let served = get(&state, "/index/2025?format=json").await;

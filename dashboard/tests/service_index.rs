@@ -37,27 +37,37 @@ fn sql_counts(from: &str, to: &str) -> Counts {
     let queries: [(&'static str, String); 5] = [
         (
             "digitized",
-            format!("SELECT d.agency_code, SUM(d.digitized), COUNT(*) FROM dossiers d WHERE {received} GROUP BY 1"),
+            format!(
+                "SELECT d.agency_code, SUM(d.digitized), COUNT(*) FROM dossiers d WHERE {received} GROUP BY 1"
+            ),
         ),
         (
             "online_full",
-            format!("SELECT d.agency_code, SUM(d.channel = 2), COUNT(*) FROM dossiers d JOIN procedures p ON p.code = d.procedure_code \
-                     WHERE {received} AND TRIM(p.online_level) = 'full' GROUP BY 1"),
+            format!(
+                "SELECT d.agency_code, SUM(d.channel = 2), COUNT(*) FROM dossiers d JOIN procedures p ON p.code = d.procedure_code \
+                     WHERE {received} AND TRIM(p.online_level) = 'full' GROUP BY 1"
+            ),
         ),
         (
             "online_payment",
-            format!("SELECT d.agency_code, SUM(d.paid_online), COUNT(*) FROM dossiers d JOIN procedures p ON p.code = d.procedure_code \
-                     WHERE {received} AND {fee} GROUP BY 1"),
+            format!(
+                "SELECT d.agency_code, SUM(d.paid_online), COUNT(*) FROM dossiers d JOIN procedures p ON p.code = d.procedure_code \
+                     WHERE {received} AND {fee} GROUP BY 1"
+            ),
         ),
         (
             "payment_procedures",
-            format!("SELECT agency_code, SUM(paid > 0), COUNT(*) FROM (SELECT d.agency_code, d.procedure_code, SUM(d.paid_online) AS paid \
-                     FROM dossiers d JOIN procedures p ON p.code = d.procedure_code WHERE {received} AND {fee} GROUP BY 1, 2) GROUP BY 1"),
+            format!(
+                "SELECT agency_code, SUM(paid > 0), COUNT(*) FROM (SELECT d.agency_code, d.procedure_code, SUM(d.paid_online) AS paid \
+                     FROM dossiers d JOIN procedures p ON p.code = d.procedure_code WHERE {received} AND {fee} GROUP BY 1, 2) GROUP BY 1"
+            ),
         ),
         (
             "e_result",
-            format!("SELECT d.agency_code, SUM(d.e_result), COUNT(*) FROM dossiers d WHERE {intake} \
-                     AND d.status IN (9,10) AND d.finished_at >= ?1 AND d.finished_at <= ?2 GROUP BY 1"),
+            format!(
+                "SELECT d.agency_code, SUM(d.e_result), COUNT(*) FROM dossiers d WHERE {intake} \
+                     AND d.status IN (9,10) AND d.finished_at >= ?1 AND d.finished_at <= ?2 GROUP BY 1"
+            ),
         ),
     ];
     let mut out = Counts::new();
@@ -65,7 +75,11 @@ fn sql_counts(from: &str, to: &str) -> Counts {
         let mut stmt = db.prepare(&sql).unwrap();
         let rows = stmt
             .query_map([&start, &end], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })
             .unwrap();
         for row in rows {
@@ -106,7 +120,9 @@ fn check_row(row: &Value, expected: &BTreeMap<&str, (i64, i64)>, table: &Indicat
     let (mut points, mut max) = (0.0, 0.0);
     for ind in row["indicators"].as_array().unwrap() {
         let id = ind["indicator"].as_str().unwrap();
-        let def = table.get(id).unwrap_or_else(|| panic!("{who}: unknown {id}"));
+        let def = table
+            .get(id)
+            .unwrap_or_else(|| panic!("{who}: unknown {id}"));
         assert_eq!(ind["max"].as_f64(), Some(def.max), "{who} {id} max");
         if let Some(&(n, d)) = expected.get(id) {
             assert_eq!(
@@ -115,7 +131,10 @@ fn check_row(row: &Value, expected: &BTreeMap<&str, (i64, i64)>, table: &Indicat
                 "{who} {id}"
             );
             if d == 0 {
-                assert!(ind["rate"].is_null() && ind["points"].is_null(), "{who} {id}: not applicable");
+                assert!(
+                    ind["rate"].is_null() && ind["points"].is_null(),
+                    "{who} {id}: not applicable"
+                );
                 continue;
             }
             let rate = n.max(0) as f64 / d as f64;
@@ -135,7 +154,10 @@ fn check_row(row: &Value, expected: &BTreeMap<&str, (i64, i64)>, table: &Indicat
     assert!(close(num(&row["points"]).unwrap(), points), "{who} points");
     assert!(close(num(&row["max"]).unwrap(), max), "{who} max");
     if max > 0.0 {
-        assert!(close(num(&row["score"]).unwrap(), 100.0 * points / max), "{who} score");
+        assert!(
+            close(num(&row["score"]).unwrap(), 100.0 * points / max),
+            "{who} score"
+        );
     } else {
         assert!(row["score"].is_null());
     }
@@ -155,15 +177,23 @@ async fn the_json_equals_counts_taken_with_sql() {
         assert_eq!(r.content_type, "application/json");
         let json: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(json["period"], period);
-        assert_eq!((json["from"].as_str(), json["to"].as_str()), (Some(from), Some(to)));
+        assert_eq!(
+            (json["from"].as_str(), json["to"].as_str()),
+            (Some(from), Some(to))
+        );
         let report: Value = serde_json::from_slice(
-            &get(&state, &format!("/reports/{period}?format=json")).await.body,
+            &get(&state, &format!("/reports/{period}?format=json"))
+                .await
+                .body,
         )
         .unwrap();
         let counts = sql_counts(from, to);
         let rows = json["rows"].as_array().unwrap();
         let (province, agencies) = rows.split_last().unwrap();
-        assert!(province["agency"].is_null(), "{period}: the province comes last");
+        assert!(
+            province["agency"].is_null(),
+            "{period}: the province comes last"
+        );
 
         // The agencies: exactly those with intake in the period (Biểu 06's column (3)).
         let with_intake: Vec<&Value> = report["rows"]
@@ -173,30 +203,52 @@ async fn the_json_equals_counts_taken_with_sql() {
             .filter(|r| r["agency"].is_string() && r["sector"].is_null())
             .filter(|r| r["received_total"].as_u64() > Some(0))
             .collect();
-        let codes: Vec<&str> = agencies.iter().map(|r| r["agency"].as_str().unwrap()).collect();
-        let mut expected_codes: Vec<&str> =
-            with_intake.iter().map(|r| r["agency"].as_str().unwrap()).collect();
+        let codes: Vec<&str> = agencies
+            .iter()
+            .map(|r| r["agency"].as_str().unwrap())
+            .collect();
+        let mut expected_codes: Vec<&str> = with_intake
+            .iter()
+            .map(|r| r["agency"].as_str().unwrap())
+            .collect();
         expected_codes.sort_unstable();
         assert_eq!(codes, expected_codes, "{period}: the agencies listed");
-        assert!(codes.len() >= 3, "{period}: a ranking of {} agencies", codes.len());
+        assert!(
+            codes.len() >= 3,
+            "{period}: a ranking of {} agencies",
+            codes.len()
+        );
 
         let mut sum: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         for (row, cols) in agencies.iter().zip(&with_intake_sorted(&with_intake)) {
             let code = row["agency"].as_str().unwrap().to_owned();
             let c = |k: &str| cols[k].as_i64().unwrap();
             let received = c("received_total");
-            let pair = |id: &'static str| counts.get(&(code.clone(), id)).copied().unwrap_or((0, 0));
+            let pair =
+                |id: &'static str| counts.get(&(code.clone(), id)).copied().unwrap_or((0, 0));
             let dissatisfied = pair("dissatisfied").0;
             let mut expected: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
             expected.insert(
                 "on_time",
-                (c("resolved_early") + c("resolved_on_time") + c("pending_in_time"), received),
+                (
+                    c("resolved_early") + c("resolved_on_time") + c("pending_in_time"),
+                    received,
+                ),
             );
             expected.insert(
                 "satisfaction",
-                (received - dissatisfied - c("resolved_late") - c("pending_overdue"), received),
+                (
+                    received - dissatisfied - c("resolved_late") - c("pending_overdue"),
+                    received,
+                ),
             );
-            for id in ["digitized", "online_full", "online_payment", "payment_procedures", "e_result"] {
+            for id in [
+                "digitized",
+                "online_full",
+                "online_payment",
+                "payment_procedures",
+                "e_result",
+            ] {
                 expected.insert(id, pair(id));
             }
             check_row(row, &expected, &table);
@@ -209,7 +261,10 @@ async fn the_json_equals_counts_taken_with_sql() {
         // The province: the sums of its agencies, and the declared indicators.
         check_row(province, &sum, &table);
         // Something measured gives points, or the test proves little.
-        assert!(num(&province["points"]).unwrap() > 10.0, "{period}: {province}");
+        assert!(
+            num(&province["points"]).unwrap() > 10.0,
+            "{period}: {province}"
+        );
     }
 }
 
@@ -252,16 +307,26 @@ async fn the_page_csv_and_agency_filter() {
         "one ranking row per agency"
     );
     let en = get(&state, "/index/2025-Q4?lang=en").await.text();
-    assert!(en.contains("<html lang=\"en\"") && en.contains("Agencies ranked") && en.contains("Q4 2025"));
+    assert!(
+        en.contains("<html lang=\"en\"")
+            && en.contains("Agencies ranked")
+            && en.contains("Q4 2025")
+    );
 
     // An agency: its row and the province's in JSON; its indicators on the page.
-    let r = get(&state, &format!("/index/2025-Q4?format=json&agency={first}")).await;
+    let r = get(
+        &state,
+        &format!("/index/2025-Q4?format=json&agency={first}"),
+    )
+    .await;
     let one: Value = serde_json::from_slice(&r.body).unwrap();
     let one_rows = one["rows"].as_array().unwrap();
     assert_eq!(one_rows.len(), 2);
     assert_eq!(one_rows[0], rows[0]);
     assert_eq!(one_rows[1], rows[rows.len() - 1]);
-    let page = get(&state, &format!("/index/2025-Q4?agency={first}")).await.text();
+    let page = get(&state, &format!("/index/2025-Q4?agency={first}"))
+        .await
+        .text();
     assert!(page.contains(&format!("<table class=\"detail\" data-agency=\"{first}\"")));
 
     // CSV: BOM, header, a line per scope and one per indicator of it.
@@ -279,7 +344,11 @@ async fn the_page_csv_and_agency_filter() {
         .iter()
         .map(|r| 1 + r["indicators"].as_array().unwrap().len())
         .sum();
-    assert_eq!(lines.len(), 1 + expected_lines + 1, "lines (and the final CRLF)");
+    assert_eq!(
+        lines.len(),
+        1 + expected_lines + 1,
+        "lines (and the final CRLF)"
+    );
     let on_time = &rows[0]["indicators"]
         .as_array()
         .unwrap()
@@ -306,12 +375,32 @@ async fn bad_input_is_a_400_or_404_naming_the_parameter() {
     for (uri, status, name) in [
         ("/index/2025-Q5", StatusCode::BAD_REQUEST, "`period`"),
         ("/index/yesterday", StatusCode::BAD_REQUEST, "`period`"),
-        ("/index/2025-13?format=json", StatusCode::BAD_REQUEST, "`period`"),
-        ("/index/2025?agency=NO-SUCH", StatusCode::NOT_FOUND, "`agency`"),
-        ("/index/2025?format=xml", StatusCode::BAD_REQUEST, "`format`"),
+        (
+            "/index/2025-13?format=json",
+            StatusCode::BAD_REQUEST,
+            "`period`",
+        ),
+        (
+            "/index/2025?agency=NO-SUCH",
+            StatusCode::NOT_FOUND,
+            "`agency`",
+        ),
+        (
+            "/index/2025?format=xml",
+            StatusCode::BAD_REQUEST,
+            "`format`",
+        ),
         ("/index/2025?lang=fr", StatusCode::BAD_REQUEST, "`lang`"),
-        ("/index/2025?colour=red", StatusCode::BAD_REQUEST, "`colour`"),
-        ("/index/2025?lang=vi&lang=en", StatusCode::BAD_REQUEST, "`lang`"),
+        (
+            "/index/2025?colour=red",
+            StatusCode::BAD_REQUEST,
+            "`colour`",
+        ),
+        (
+            "/index/2025?lang=vi&lang=en",
+            StatusCode::BAD_REQUEST,
+            "`lang`",
+        ),
         ("/index/%FF", StatusCode::BAD_REQUEST, "`period`"),
     ] {
         let r = get(&state, uri).await;

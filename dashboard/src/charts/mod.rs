@@ -291,14 +291,8 @@ pub fn compute(
         ),
         ChartKind::ServiceIndexByAgency => {
             let range = format!("{}..{}", scope.from, scope.to);
-            let view = crate::service_index::view(
-                judge,
-                service_index,
-                range,
-                scope.from,
-                scope.to,
-                now,
-            );
+            let view =
+                crate::service_index::view(judge, service_index, range, scope.from, scope.to, now);
             let view = match scope.agency {
                 Some(a) => view.only_agency(&ds.agency_codes[a as usize]),
                 None => view,
