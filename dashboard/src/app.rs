@@ -70,7 +70,8 @@ impl AppState {
                 WorkCalendar::load(path).with_context(|| format!("calendar {}", path.display()))?
             }
             None => WorkCalendar::builtin(),
-        };
+        }
+        .with_due_soon_workdays(config.due_soon_workdays);
         let url = match &settings.database_url {
             Some(url) => url.clone(),
             None => {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use motcua_queries::calendar::{DEFAULT_DUE_SOON_WORKDAYS, MAX_DUE_SOON_WORKDAYS};
 use motcua_queries::report::{PeriodConvention, PeriodName};
 use serde::{Deserialize, Deserializer};
 
@@ -116,6 +117,7 @@ fn parse_period(s: &str) -> Result<PeriodName, String> {
 /// query_timeout = "60s"                # the longest one source statement may run
 /// on_time_target = 0.95                # the target line of on_time_trend
 /// source_name = "Hệ thống thông tin giải quyết TTHC tỉnh Điện Biên"
+/// due_soon_workdays = 1                # /dossiers: due today (0), or within that many working days (0-30)
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +142,8 @@ pub struct Config {
     /// Named in every chart's footer and the report; default: a generic
     /// name of the one-stop system in the chart's language.
     pub source_name: Option<String>,
+    /// The worklist's due-soon horizon in working days (DESIGN §9), 0 to 30.
+    pub due_soon_workdays: u32,
 }
 
 impl Default for Config {
@@ -158,6 +162,7 @@ impl Default for Config {
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             on_time_target: DEFAULT_ON_TIME_TARGET,
             source_name: None,
+            due_soon_workdays: DEFAULT_DUE_SOON_WORKDAYS,
         }
     }
 }
@@ -238,6 +243,13 @@ impl Config {
                 key_line(text, "on_time_target").unwrap_or(1),
                 Some("on_time_target".into()),
                 "must be a share between 0 and 1, e.g. 0.95".into(),
+            ));
+        }
+        if config.due_soon_workdays > MAX_DUE_SOON_WORKDAYS {
+            return Err(parse_error(
+                key_line(text, "due_soon_workdays").unwrap_or(1),
+                Some("due_soon_workdays".into()),
+                format!("must be 0 to {MAX_DUE_SOON_WORKDAYS} working days"),
             ));
         }
         if config.query_timeout < Duration::from_secs(1) {
@@ -351,6 +363,23 @@ mod tests {
         assert_eq!(c.listen.to_string(), "0.0.0.0:9746");
         assert_eq!(c.cache_ttl, Duration::from_secs(300));
         assert_eq!(c.data_dir, PathBuf::from("motcua-data"));
+    }
+
+    #[test]
+    fn due_soon_workdays_is_0_to_30() {
+        let parse = |text: &str| Config::parse(text, Path::new("d.toml"));
+        assert_eq!(parse("").unwrap().due_soon_workdays, 1);
+        assert_eq!(
+            parse("due_soon_workdays = 30").unwrap().due_soon_workdays,
+            30
+        );
+        for bad in ["31", "-1", "1.5", "\"1\""] {
+            let msg = parse(&format!("# x\ndue_soon_workdays = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains("d.toml, line 2"), "{bad}: {msg}");
+            assert!(msg.contains("key `due_soon_workdays`"), "{bad}: {msg}");
+        }
     }
 
     #[test]

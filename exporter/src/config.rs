@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
+use motcua_queries::calendar::{DEFAULT_DUE_SOON_WORKDAYS, MAX_DUE_SOON_WORKDAYS};
 use motcua_queries::report::PeriodConvention;
 use motcua_queries::shard::AgencyFilter;
 use motcua_queries::source::redact_url;
@@ -141,6 +142,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// query_timeout = "60s"
 /// agencies = ["000.00.12.H18", "000.00.13.*"]   # default: every agency
 /// full_resync_interval = "1h"          # "0s": every refresh reads everything
+/// due_soon_workdays = 1                # 0-30: due today (0), or within that many working days
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -182,6 +184,9 @@ pub struct Config {
     /// always full. Default: `1h`.
     #[serde(deserialize_with = "de_duration")]
     pub full_resync_interval: Duration,
+    /// A pending in-time dossier is due soon when its due date is at most
+    /// this many working days away (DESIGN §9). 0 to 30; default 1.
+    pub due_soon_workdays: u32,
     /// The `agencies` list as written, with where each pattern is.
     #[serde(rename = "agencies")]
     #[doc(hidden)]
@@ -208,6 +213,7 @@ impl Default for Config {
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             agencies: AgencyFilter::all(),
             full_resync_interval: DEFAULT_FULL_RESYNC_INTERVAL,
+            due_soon_workdays: DEFAULT_DUE_SOON_WORKDAYS,
             agency_patterns: Vec::new(),
             forbidden_database_url: None,
         }
@@ -326,6 +332,8 @@ pub struct Settings {
     /// refreshes (which read only rows whose updated_at changed);
     /// `Duration::ZERO` = every refresh is a full refresh. Default: 1h.
     pub full_resync_interval: Duration,
+    /// The due-soon horizon in working days (`due_soon_workdays`).
+    pub due_soon_workdays: u32,
 }
 
 impl Config {
@@ -375,6 +383,16 @@ impl Config {
                 column,
                 key: Some("query_timeout".into()),
                 message: "must be at least 1s".into(),
+            });
+        }
+        if config.due_soon_workdays > MAX_DUE_SOON_WORKDAYS {
+            let (line, column) = key_position(text, "due_soon_workdays").unwrap_or((1, 1));
+            return Err(ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                key: Some("due_soon_workdays".into()),
+                message: format!("must be 0 to {MAX_DUE_SOON_WORKDAYS} working days"),
             });
         }
         for pattern in &config.agency_patterns {
@@ -577,6 +595,7 @@ impl Settings {
             query_timeout: file.query_timeout,
             agency_filter,
             full_resync_interval,
+            due_soon_workdays: file.due_soon_workdays,
         })
     }
 }
@@ -645,6 +664,24 @@ mod tests {
                 assert_eq!(key.as_deref(), Some("refresh_intervall"));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn due_soon_workdays_is_0_to_30() {
+        let parse = |text: &str| Config::parse(text, Path::new("e.toml"));
+        assert_eq!(parse("").unwrap().due_soon_workdays, 1);
+        assert_eq!(parse("due_soon_workdays = 0").unwrap().due_soon_workdays, 0);
+        assert_eq!(
+            parse("due_soon_workdays = 30").unwrap().due_soon_workdays,
+            30
+        );
+        for bad in ["31", "-1", "1.5", "\"1\""] {
+            let msg = parse(&format!("# x\ndue_soon_workdays = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains("e.toml, line 2"), "{bad}: {msg}");
+            assert!(msg.contains("key `due_soon_workdays`"), "{bad}: {msg}");
         }
     }
 

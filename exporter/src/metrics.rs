@@ -69,6 +69,7 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("motcua_dossiers_resolved_total", "counter"),
     ("motcua_dossiers_cancelled_total", "counter"),
     ("motcua_dossiers_pending", "gauge"),
+    ("motcua_dossiers_due_soon", "gauge"),
     ("motcua_dossier_processing_workdays", "histogram"),
     ("motcua_dossier_deadline_usage_ratio", "histogram"),
     ("motcua_dossier_overdue_max_workdays", "gauge"),
@@ -212,6 +213,11 @@ fn source_families(s: &Snapshot, out: &mut Vec<MetricFamily>) {
         "Dossiers pending now: in time, overdue, or paused waiting on the citizen.",
         GAUGE,
     );
+    let mut due_soon = Family::source(
+        "motcua_dossiers_due_soon",
+        "Dossiers pending in time whose due date is within due_soon_workdays working days.",
+        GAUGE,
+    );
     let mut workdays = Family::source(
         "motcua_dossier_processing_workdays",
         "Working days from receipt to result of resolved dossiers, supplement pauses left out.",
@@ -249,6 +255,7 @@ fn source_families(s: &Snapshot, out: &mut Vec<MetricFamily>) {
                 st.pending[i] as f64,
             );
         }
+        due_soon.value(&[("agency", a), ("sector", se)], st.due_soon as f64);
         workdays.histogram(&[("agency", a), ("sector", se)], &st.processing_workdays);
     }
 
@@ -348,6 +355,7 @@ fn source_families(s: &Snapshot, out: &mut Vec<MetricFamily>) {
         resolved,
         cancelled,
         pending,
+        due_soon,
         workdays,
         usage,
         overdue_max,

@@ -163,15 +163,16 @@ impl Pipeline {
     }
 }
 
-/// The built-in calendar, or the operator's file.
+/// The built-in calendar, or the operator's file, with the due-soon horizon.
 pub fn load_calendar(settings: &Settings) -> Result<WorkCalendar, SetupError> {
-    match &settings.calendar {
-        None => Ok(WorkCalendar::builtin()),
+    let calendar = match &settings.calendar {
+        None => WorkCalendar::builtin(),
         Some(path) => WorkCalendar::load(path).map_err(|e| SetupError::Calendar {
             path: path.clone(),
             message: e.to_string(),
-        }),
-    }
+        })?,
+    };
+    Ok(calendar.with_due_soon_workdays(settings.due_soon_workdays))
 }
 
 /// Wait before retry number `attempt` (1-based): 1 s, 2 s, 4 s … capped at `interval`.
