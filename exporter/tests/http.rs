@@ -33,6 +33,7 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
         "gauge",
         &["agency", "sector", "state"],
     ),
+    ("motcua_dossiers_due_soon", "gauge", &["agency", "sector"]),
     (
         "motcua_dossier_processing_workdays",
         "histogram",
@@ -235,6 +236,24 @@ async fn label_values_and_series_follow_the_design() {
         .filter(|s| s.name == "motcua_dossiers_pending")
         .count();
     assert_eq!(pending, pairs.len() * 3);
+    // Due soon: one series for every pair with intake, 0 where none, and
+    // never more than the pair's pending in time.
+    let due_soon: BTreeSet<(String, String)> = all
+        .iter()
+        .filter(|s| s.name == "motcua_dossiers_due_soon")
+        .map(|s| (s.labels["agency"].clone(), s.labels["sector"].clone()))
+        .collect();
+    assert_eq!(due_soon, pairs);
+    let total = |name: &str, state: Option<&str>| -> f64 {
+        all.iter()
+            .filter(|s| s.name == name && state.is_none_or(|st| s.labels["state"] == st))
+            .map(|s| s.value.parse::<f64>().expect("a number"))
+            .sum()
+    };
+    assert!(
+        total("motcua_dossiers_due_soon", None)
+            <= total("motcua_dossiers_pending", Some("in_time"))
+    );
 
     // Report: 3 periods × 11 columns for every agency with intake.
     let agencies: BTreeSet<String> = pairs.iter().map(|(a, _)| a.clone()).collect();
