@@ -26,6 +26,7 @@ pub const ENV_CONFIG: &str = "MOTCUA_CONFIG";
 pub const ENV_LISTEN: &str = "MOTCUA_LISTEN";
 pub const ENV_REFRESH_INTERVAL: &str = "MOTCUA_REFRESH_INTERVAL";
 pub const ENV_CALENDAR: &str = "MOTCUA_CALENDAR";
+pub const ENV_SERVICE_INDEX: &str = "MOTCUA_SERVICE_INDEX";
 pub const ENV_QUERIES_DIR: &str = "MOTCUA_QUERIES_DIR";
 pub const ENV_WEB_CONFIG_FILE: &str = "MOTCUA_WEB_CONFIG_FILE";
 /// Agency patterns of this exporter's shard, separated by commas.
@@ -84,6 +85,10 @@ pub struct Cli {
     /// Folder of the operator's SQL files [env: MOTCUA_QUERIES_DIR] [default: built-in]
     #[arg(long, value_name = "DIR")]
     pub queries_dir: Option<PathBuf>,
+    /// Service index indicator file (TOML, DESIGN §8) [env: MOTCUA_SERVICE_INDEX]
+    /// [default: built-in queries/service_index/vn-766.toml]
+    #[arg(long, value_name = "FILE")]
+    pub service_index: Option<PathBuf>,
     /// Web config file (exporter-toolkit YAML: tls_server_config, basic_auth_users) for
     /// HTTPS and basic auth [env: MOTCUA_WEB_CONFIG_FILE] [default: plain HTTP]
     #[arg(long, value_name = "FILE")]
@@ -134,6 +139,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// refresh_interval = "60s"
 /// calendar = "calendar.toml"          # default: the built-in calendar
 /// queries_dir = "sql"                  # default: the built-in SQL files
+/// service_index = "service-index.toml" # default: the built-in indicator table (DESIGN §8)
 /// web_config_file = "web-config.yml"   # TLS and basic auth; default: plain HTTP
 /// period_convention = "calendar"       # or "day15" (15th-to-14th statistical months)
 /// data_dir = "motcua-data"             # --demo's database and the counter offsets [env: MOTCUA_DATA_DIR]
@@ -158,6 +164,8 @@ pub struct Config {
     pub calendar: Option<PathBuf>,
     /// Folder of the operator's SQL files. Default: the built-in files.
     pub queries_dir: Option<PathBuf>,
+    /// Service index indicator file. Default: the built-in table.
+    pub service_index: Option<PathBuf>,
     /// Web config file (TLS, basic auth). Default: none, plain HTTP.
     pub web_config_file: Option<PathBuf>,
     /// `calendar` (default) or `day15`.
@@ -205,6 +213,7 @@ impl Default for Config {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             calendar: None,
             queries_dir: None,
+            service_index: None,
             web_config_file: None,
             period_convention: PeriodConvention::Calendar,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
@@ -318,6 +327,7 @@ pub struct Settings {
     pub refresh_interval: Duration,
     pub calendar: Option<PathBuf>,
     pub queries_dir: Option<PathBuf>,
+    pub service_index: Option<PathBuf>,
     pub web_config_file: Option<PathBuf>,
     pub period_convention: PeriodConvention,
     pub data_dir: PathBuf,
@@ -433,6 +443,7 @@ impl Config {
         config.database_url_file.as_mut().map(anchor);
         config.calendar.as_mut().map(anchor);
         config.queries_dir.as_mut().map(anchor);
+        config.service_index.as_mut().map(anchor);
         config.web_config_file.as_mut().map(anchor);
         if text_has_key(text, "data_dir") {
             anchor(&mut config.data_dir);
@@ -555,6 +566,11 @@ impl Settings {
             .clone()
             .or_else(|| env(ENV_QUERIES_DIR).map(PathBuf::from))
             .or(file.queries_dir);
+        let service_index = cli
+            .service_index
+            .clone()
+            .or_else(|| env(ENV_SERVICE_INDEX).map(PathBuf::from))
+            .or(file.service_index);
         let web_config_file = cli
             .web_config_file
             .clone()
@@ -586,6 +602,7 @@ impl Settings {
             refresh_interval,
             calendar,
             queries_dir,
+            service_index,
             web_config_file,
             period_convention: file.period_convention,
             data_dir: env(ENV_DATA_DIR).map_or(file.data_dir, PathBuf::from),

@@ -13,6 +13,7 @@ use motcua_queries::model::{
     CancelReason, Channel, DigitizedKind, PendingState, Rating, RejectReason, Timeliness,
 };
 use motcua_queries::report::PeriodKind;
+use motcua_queries::service_index::{IndicatorKind, Measured};
 use motcua_queries::snapshot::Histogram;
 use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 use prometheus::{Encoder, TextEncoder};
@@ -63,7 +64,10 @@ impl Default for RefreshStatus {
     }
 }
 
-/// Names of every family the exporter can publish, with their types, in output order.
+/// Names of every family the exporter publishes, with their types, in output
+/// order. `motcua_service_index_declared_points` (gauge, after
+/// `motcua_service_index_target_ratio`) appears only once the operator
+/// declares an indicator, so it is not listed.
 pub const FAMILIES: &[(&str, &str)] = &[
     ("motcua_dossiers_received_total", "counter"),
     ("motcua_dossiers_resolved_total", "counter"),
@@ -77,6 +81,10 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("motcua_dossiers_late_without_apology", "gauge"),
     ("motcua_dossiers_digitized_total", "counter"),
     ("motcua_report_dossiers", "gauge"),
+    ("motcua_service_index_numerator", "gauge"),
+    ("motcua_service_index_denominator", "gauge"),
+    ("motcua_service_index_max_points", "gauge"),
+    ("motcua_service_index_target_ratio", "gauge"),
     ("motcua_agency_info", "gauge"),
     ("motcua_sector_info", "gauge"),
     ("motcua_up", "gauge"),
@@ -305,6 +313,8 @@ fn source_families(s: &Snapshot, out: &mut Vec<MetricFamily>) {
         }
     }
 
+    let [numerator, denominator, max_points, target, declared] = service_index_families(s);
+
     let mut evaluations = Family::source(
         "motcua_evaluations_total",
         "Citizens' evaluations of the service, by the evaluated agency and rating.",
@@ -363,11 +373,90 @@ fn source_families(s: &Snapshot, out: &mut Vec<MetricFamily>) {
         no_apology,
         digitized,
         report,
+        numerator,
+        denominator,
+        max_points,
+        target,
+        declared,
         agency_info,
         sector_info,
     ] {
         f.done(out);
     }
+}
+
+/// The service index families (DESIGN §8): numerators and denominators
+/// computed in `queries`, per agency with intake in the period; the
+/// indicator table's maxima, targets and declared points.
+fn service_index_families(s: &Snapshot) -> [Family; 5] {
+    use MetricType::GAUGE;
+    const ESTIMATE: &str =
+        "Estimate of the service index of Decision 766/QĐ-TTg (not the portal's official figure)";
+    let mut numerator = Family::source(
+        "motcua_service_index_numerator",
+        &format!(
+            "{ESTIMATE}: numerator of each measured indicator, per agency, for the current month, quarter and year."
+        ),
+        GAUGE,
+    );
+    let mut denominator = Family::source(
+        "motcua_service_index_denominator",
+        &format!(
+            "{ESTIMATE}: denominator of each measured indicator (0: not applicable), per agency, for the current month, quarter and year."
+        ),
+        GAUGE,
+    );
+    let mut max_points = Family::source(
+        "motcua_service_index_max_points",
+        &format!("{ESTIMATE}: maximum points of each indicator, from the indicator file."),
+        GAUGE,
+    );
+    let mut target = Family::source(
+        "motcua_service_index_target_ratio",
+        &format!(
+            "{ESTIMATE}: rate at which each indicator reaches its maximum (points = max × min(1, rate ÷ target))."
+        ),
+        GAUGE,
+    );
+    let mut declared = Family::source(
+        "motcua_service_index_declared_points",
+        &format!(
+            "{ESTIMATE}: points the operator declared for the province (indicators not measured from the source)."
+        ),
+        GAUGE,
+    );
+    let table = &s.service_index;
+    for (agency, stats) in &s.by_agency {
+        for (k, kind) in PeriodKind::ALL.iter().enumerate() {
+            if stats.report[k].received_total == 0 {
+                continue;
+            }
+            let m = s.index_measures(agency, k);
+            for which in Measured::ALL {
+                if table.measured(which).is_none() {
+                    continue;
+                }
+                let labels = [
+                    ("agency", agency.as_str()),
+                    ("period", kind.label()),
+                    ("indicator", which.id()),
+                ];
+                let v = m.get(which);
+                numerator.value(&labels, v.numerator as f64);
+                denominator.value(&labels, v.denominator as f64);
+            }
+        }
+    }
+    for i in &table.indicators {
+        max_points.value(&[("indicator", &i.id)], i.max);
+        if matches!(i.kind, IndicatorKind::Measured(_)) {
+            target.value(&[("indicator", &i.id)], i.target);
+        }
+    }
+    for (i, points) in table.declared() {
+        declared.value(&[("indicator", &i.id)], points);
+    }
+    [numerator, denominator, max_points, target, declared]
 }
 
 fn self_families(snapshot: Option<&Snapshot>, st: &RefreshStatus, out: &mut Vec<MetricFamily>) {

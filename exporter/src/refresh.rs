@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use motcua_queries::calendar::WorkCalendar;
 use motcua_queries::incremental::{Ledger, Refresh};
 use motcua_queries::report::PeriodConvention;
+use motcua_queries::service_index::IndicatorTable;
 use motcua_queries::shard::AgencyFilter;
 use motcua_queries::{
     ConnectOptions, Dialect, Judge, Reader, Snapshot, SourceError, Ts, now_local,
@@ -31,6 +32,8 @@ pub const MIN_REFRESH_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum SetupError {
     #[error("calendar {path}: {message}")]
     Calendar { path: PathBuf, message: String },
+    #[error(transparent)]
+    ServiceIndex(#[from] motcua_queries::service_index::IndexFileError),
     #[error(transparent)]
     Source(#[from] SourceError),
 }
@@ -56,6 +59,8 @@ pub struct Pipeline {
     /// The database URL with its password hidden, for logs.
     pub source_label: String,
     pub calendar: Arc<WorkCalendar>,
+    /// The service index indicator table (DESIGN §8).
+    pub service_index: Arc<IndicatorTable>,
     pub convention: PeriodConvention,
     pub refresh_interval: Duration,
     /// The longest one source statement may run (`query_timeout`).
@@ -70,6 +75,10 @@ impl Pipeline {
     /// Loads the calendar and opens the source (without connecting).
     pub fn build(settings: &Settings, url: &DatabaseUrl) -> Result<Pipeline, SetupError> {
         let calendar = load_calendar(settings)?;
+        let service_index = match &settings.service_index {
+            Some(path) => Arc::new(IndicatorTable::load(path)?),
+            None => IndicatorTable::shipped_shared(),
+        };
         let options = ConnectOptions {
             read_only: true,
             connect_timeout: settings.connect_timeout,
@@ -81,6 +90,7 @@ impl Pipeline {
             reader,
             source_label: url.redacted(),
             calendar: Arc::new(calendar),
+            service_index,
             convention: settings.period_convention,
             refresh_interval: settings.refresh_interval,
             query_timeout: settings.query_timeout,
@@ -296,7 +306,8 @@ impl Refresher {
         };
         let duration = started.elapsed();
         match result {
-            Ok((snapshot, kind)) => {
+            Ok((mut snapshot, kind)) => {
+                snapshot.service_index = Arc::clone(&pipeline.service_index);
                 let dossiers = snapshot
                     .by_agency_sector
                     .values()

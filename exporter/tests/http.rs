@@ -58,6 +58,18 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
         &["agency", "period", "column"],
     ),
     (
+        "motcua_service_index_numerator",
+        "gauge",
+        &["agency", "period", "indicator"],
+    ),
+    (
+        "motcua_service_index_denominator",
+        "gauge",
+        &["agency", "period", "indicator"],
+    ),
+    ("motcua_service_index_max_points", "gauge", &["indicator"]),
+    ("motcua_service_index_target_ratio", "gauge", &["indicator"]),
+    (
         "motcua_agency_info",
         "gauge",
         &["agency", "name", "parent", "level"],
@@ -428,4 +440,75 @@ async fn metrics_are_gzipped_for_scrapers_that_ask() {
         let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
         assert_eq!(body, plain.as_bytes(), "{accept}");
     }
+}
+
+/// DESIGN §8: the service index families come from the indicator file and
+/// from the same columns as the report; declared points appear once declared.
+#[tokio::test]
+async fn service_index_families_follow_the_indicator_file_and_the_report() {
+    let dir = common::TempDir::new("service-index");
+    let file = dir.join("index.toml");
+    let shipped = motcua_queries::service_index::SHIPPED_FILE.replace(
+        "name_en = \"Dossiers synced to the national portal\"\n",
+        "name_en = \"Dossiers synced to the national portal\"\ndeclared_points = 5.5\n",
+    );
+    std::fs::write(&file, shipped).unwrap();
+    let url = motcua_exporter::demo::sqlite_url(shared_demo());
+    let mut settings = common::settings_for(url.expose());
+    settings.service_index = Some(file);
+    let pipeline = motcua_exporter::Pipeline::build(&settings, &url).unwrap();
+    let shared = Shared::new();
+    Refresher::new(Arc::clone(&shared))
+        .refresh_once(&pipeline)
+        .await;
+    assert!(shared.status().up);
+    let (_, _, body) = get(&shared, Method::GET, "/metrics").await;
+    assert!(body.contains("# HELP motcua_service_index_numerator Estimate of the service index"));
+    assert!(body.contains("motcua_service_index_declared_points{indicator=\"synced\"} 5.5\n"));
+    assert!(body.contains("motcua_service_index_max_points{indicator=\"on_time\"} 20\n"));
+    assert!(body.contains("motcua_service_index_target_ratio{indicator=\"digitized\"} 0.8\n"));
+    assert!(!body.contains("motcua_service_index_target_ratio{indicator=\"synced\"}"));
+    let all = samples(&body);
+    let value = |name: &str, agency: &str, period: &str, label: (&str, &str)| {
+        all.iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.get("agency").map(String::as_str) == Some(agency)
+                    && s.labels.get("period").map(String::as_str) == Some(period)
+                    && s.labels.get(label.0).map(String::as_str) == Some(label.1)
+            })
+            .map(|s| s.value.parse::<f64>().unwrap())
+    };
+    let mut checked = 0;
+    for s in all.iter().filter(|s| s.name == "motcua_report_dossiers") {
+        if s.labels["column"] != "received_total" || s.value == "0" {
+            continue;
+        }
+        let (agency, period) = (&s.labels["agency"], &s.labels["period"]);
+        // on_time's and satisfaction's denominator is the report's (3).
+        for indicator in ["on_time", "satisfaction", "digitized"] {
+            let d = value(
+                "motcua_service_index_denominator",
+                agency,
+                period,
+                ("indicator", indicator),
+            )
+            .unwrap_or_else(|| panic!("{agency} {period} {indicator}"));
+            let n = value(
+                "motcua_service_index_numerator",
+                agency,
+                period,
+                ("indicator", indicator),
+            )
+            .unwrap();
+            if indicator == "digitized" {
+                assert!(d <= s.value.parse().unwrap() && n <= d, "{agency} {period}");
+            } else {
+                assert_eq!(d, s.value.parse::<f64>().unwrap(), "{agency} {period}");
+                assert!(n <= d, "{agency} {period} {indicator}");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 10, "{checked}");
 }

@@ -180,6 +180,13 @@ struct RawIndicator {
 }
 
 impl IndicatorTable {
+    /// The shipped table, parsed once.
+    pub fn shipped_shared() -> std::sync::Arc<IndicatorTable> {
+        static SHIPPED: std::sync::LazyLock<std::sync::Arc<IndicatorTable>> =
+            std::sync::LazyLock::new(|| std::sync::Arc::new(IndicatorTable::shipped()));
+        std::sync::Arc::clone(&SHIPPED)
+    }
+
     /// The shipped table (DESIGN §8).
     pub fn shipped() -> IndicatorTable {
         IndicatorTable::parse(SHIPPED_FILE, SHIPPED_ORIGIN).expect("the shipped file is valid")

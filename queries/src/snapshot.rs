@@ -169,6 +169,9 @@ pub struct Snapshot {
     /// Every agency with evaluations rated `dissatisfied` in a current
     /// period: their count per period (service index satisfaction).
     pub dissatisfied: BTreeMap<String, [u64; 3]>,
+    /// The indicator table the exporter publishes maxima, targets and
+    /// declared points from (the shipped one unless the caller sets it).
+    pub service_index: std::sync::Arc<crate::service_index::IndicatorTable>,
     /// The current periods the report gauges cover.
     pub periods: [(PeriodName, NaiveDate, NaiveDate); 3],
     pub rejected: Vec<(RejectReason, u64)>,
@@ -433,6 +436,7 @@ impl Snapshot {
                 .collect(),
             evaluations,
             dissatisfied,
+            service_index: crate::service_index::IndicatorTable::shipped_shared(),
             periods,
             rejected: ds.rejected.clone(),
         }
