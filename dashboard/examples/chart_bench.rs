@@ -6,7 +6,8 @@
 //!
 //! Loads the source once, then times every chart as a 1200×700 PNG (KPI
 //! aggregation + drawing + PNG encoding; median and worst of 20 runs each)
-//! and the whole `render` bundle of the period (5 runs).
+//! the service index page `/index/{period}` as HTML and as JSON (20 runs
+//! each), and the whole `render` bundle of the period (5 runs).
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,45 @@ async fn main() -> anyhow::Result<()> {
             kind.name()
         );
     }
+    // The service index of the period (DESIGN §8), as `/index/{period}` builds it.
+    let time_20 = |f: &dyn Fn() -> usize| {
+        stats(
+            (0..20)
+                .map(|_| {
+                    let t = Instant::now();
+                    assert!(f() > 0);
+                    t.elapsed()
+                })
+                .collect(),
+        )
+    };
+    let figure = motcua_dashboard::report_html::Figure {
+        src: "chart.png".into(),
+        title: String::new(),
+        links: Vec::new(),
+    };
+    let (median, worst) = time_20(&|| {
+        let (html, _) = app::service_index_page(
+            &state,
+            &loaded,
+            period,
+            None,
+            Lang::Vi,
+            figure.clone(),
+            Vec::new(),
+            None,
+            None,
+        );
+        html.len()
+    });
+    println!("index {period} HTML (data loaded): median {median:.1} ms, worst {worst:.1} ms");
+    let (median, worst) = time_20(&|| {
+        let view = app::service_index(&state, &loaded, period);
+        serde_json::to_string_pretty(&view.report)
+            .expect("JSON")
+            .len()
+    });
+    println!("index {period} JSON (data loaded): median {median:.1} ms, worst {worst:.1} ms");
     let out = std::env::temp_dir().join(format!("motcua-bench-{}", std::process::id()));
     let runs = (0..5)
         .map(|_| {
@@ -86,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     let (median, worst) = stats(runs);
-    println!("bundle {period} (17 files, data loaded): median {median:.0} ms, worst {worst:.0} ms");
+    println!("bundle {period} (23 files, data loaded): median {median:.0} ms, worst {worst:.0} ms");
     let _ = std::fs::remove_dir_all(&out);
     Ok(())
 }

@@ -190,10 +190,38 @@ async fn chromium_shows_the_report_with_its_charts() {
     let agency = ds.agency_codes[busiest].clone();
     let report_path = format!("/reports/2025?agency={agency}");
 
-    // The probe page: the report in a frame, and a script that writes
-    // whether every image in it loaded.
+    let (result, bytes) = probe_and_shoot(&browser, state, &report_path, "report").await;
+    let expected = motcua_dashboard::charts::ChartKind::REPORT.len();
+    assert_eq!(
+        result,
+        format!("images {expected}/{expected}"),
+        "the DOM probe says {result:?}"
+    );
+
+    // 2. The screenshot: not blank, and the charts' colours on it.
+    let (w, h, distinct, counts) = analyse(&bytes);
+    assert_eq!((w, h), (1400, 3200));
+    assert!(distinct > 200, "only {distinct} colours: a blank page?");
+    for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
+        assert!(
+            *n > 500,
+            "chart colour {colour:02X?} on only {n} pixels: charts not shown?"
+        );
+    }
+    db.drop_db().await;
+}
+
+/// Serves `state` on a loopback port and loads `path` in headless
+/// Chromium twice: in a frame of a probe page that reports how many of its
+/// images loaded ("images 3/3"), and alone for a 1400×3200 screenshot.
+async fn probe_and_shoot(
+    browser: &Path,
+    state: AppState,
+    path: &str,
+    tag: &str,
+) -> (String, Vec<u8>) {
     let probe = format!(
-        "<!DOCTYPE html><html><body><iframe id=\"r\" src=\"{report_path}\" width=\"1400\" height=\"900\"></iframe>\
+        "<!DOCTYPE html><html><body><iframe id=\"r\" src=\"{path}\" width=\"1400\" height=\"900\"></iframe>\
          <pre id=\"result\">pending</pre><script>\
          window.addEventListener('load', function () {{\
            var imgs = Array.from(document.getElementById('r').contentDocument.images);\
@@ -211,13 +239,11 @@ async fn chromium_shows_the_report_with_its_charts() {
     let addr = listener.local_addr().expect("address");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let work = std::env::temp_dir().join(format!("motcua-chromium-{}", std::process::id()));
+    let work = std::env::temp_dir().join(format!("motcua-chromium-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("temp dir");
-
-    // 1. The DOM probe: every chart image loaded.
     let dom = run_chromium(
-        &browser,
+        browser,
         &work.join("profile-dom"),
         &["--dump-dom".to_owned(), format!("http://{addr}/probe")],
     )
@@ -226,38 +252,48 @@ async fn chromium_shows_the_report_with_its_charts() {
         .split("<pre id=\"result\">")
         .nth(1)
         .and_then(|s| s.split("</pre>").next())
-        .unwrap_or("no result");
-    let expected = motcua_dashboard::charts::ChartKind::REPORT.len();
-    assert_eq!(
-        result,
-        format!("images {expected}/{expected}"),
-        "the DOM probe says {result:?}"
-    );
-
-    // 2. The screenshot: not blank, and the charts' colours on it.
-    let shot = work.join("report.png");
+        .unwrap_or("no result")
+        .to_owned();
+    let shot = work.join("page.png");
     run_chromium(
-        &browser,
+        browser,
         &work.join("profile-shot"),
         &[
             format!("--screenshot={}", shot.display()),
             "--window-size=1400,3200".to_owned(),
-            format!("http://{addr}{report_path}"),
+            format!("http://{addr}{path}"),
         ],
     )
     .await;
     let bytes = std::fs::read(&shot).expect("a screenshot");
+    server.abort();
+    let _ = std::fs::remove_dir_all(&work);
+    (result, bytes)
+}
+
+/// The service index page (DESIGN §8) as a person sees it: the ranking and
+/// the stacked-bar chart, loaded.
+#[tokio::test]
+async fn chromium_shows_the_service_index_with_its_chart() {
+    let Some(browser) = require("headless Chromium", chromium()) else {
+        return;
+    };
+    let db = demo_db(Engine::Sqlite)
+        .await
+        .expect("SQLite is always available");
+    let state = state_for(&db.url);
+    let (result, bytes) = probe_and_shoot(&browser, state, "/index/2025-Q4", "index").await;
+    assert_eq!(result, "images 1/1", "the DOM probe says {result:?}");
     let (w, h, distinct, counts) = analyse(&bytes);
     assert_eq!((w, h), (1400, 3200));
     assert!(distinct > 200, "only {distinct} colours: a blank page?");
+    // The chart's group colours: blue (progress), sky blue (online),
+    // green (digitisation), vermillion (satisfaction).
     for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
         assert!(
             *n > 500,
-            "chart colour {colour:02X?} on only {n} pixels: charts not shown?"
+            "chart colour {colour:02X?} on only {n} pixels: the chart not shown?"
         );
     }
-
-    server.abort();
-    let _ = std::fs::remove_dir_all(&work);
     db.drop_db().await;
 }
