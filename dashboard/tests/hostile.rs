@@ -171,7 +171,18 @@ fn render_writes_nothing_outside_its_folder() {
     let (status, log) = render(&["--out", out.to_str().unwrap()]);
     assert!(status.is_some_and(|s| s.success()), "{log}");
     let written = files(&s.join("dotdot"));
-    assert_eq!(written.len(), 17, "{written:?}");
+    // Every chart in both formats, plus the report and the index in three formats each.
+    let mut expected: Vec<String> = motcua_dashboard::charts::ChartKind::ALL
+        .iter()
+        .flat_map(|k| ["png", "svg"].map(|ext| format!("charts/{}.{ext}", k.name())))
+        .chain(
+            ["index", "report"]
+                .iter()
+                .flat_map(|f| ["csv", "html", "json"].map(|ext| format!("{f}.{ext}"))),
+        )
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
     assert!(written.iter().all(|f| !f.contains("..")));
     assert_eq!(files(&s.join("a")), Vec::<String>::new());
 
