@@ -5,6 +5,7 @@
 //! - `/reports/{period}` — HTML; `?format=csv` or `?format=json`; `agency`, `lang`
 //! - `/reports?period=…&agency=…` — the index form's target: redirects to the above
 //! - `/index/{period}` — the service index estimate (DESIGN §8), see [`crate::index_http`]
+//! - `/dossiers` — the worklist of pending dossiers now (DESIGN §9), see [`crate::worklist_http`]
 //! - `/healthz` — liveness: 200 at once while the process runs
 //! - `/readyz` — readiness: 200 when there is data to answer with, else 503
 //!   with the reason (loading, or the source down with nothing cached); never waits
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reports", get(report_form))
         .route("/reports/{period}", get(report))
         .route("/index/{period}", get(crate::index_http::service_index))
+        .route("/dossiers", get(crate::worklist_http::dossiers))
         .with_state(state)
 }
 
@@ -683,6 +685,9 @@ async fn index(
     // The service index estimate, by period.
     let _ = writeln!(html, "<h2>{}</h2>", esc(t.index_link));
     period_table(&mut html, &years, "/index", lang);
+
+    // The worklist of pending dossiers, by state.
+    html.push_str(&crate::worklist_http::home_links(lang));
 
     // Charts.
     // The twelve months up to the end of the data (or today, if sooner).

@@ -15,6 +15,7 @@ pub mod index_http;
 pub mod render;
 pub mod report_html;
 pub mod service_index;
+pub mod worklist_http;
 
 use anyhow::Context;
 
@@ -46,8 +47,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let web = web_config_file
                 .or_else(|| settings.config.web_config_file.clone())
                 .map(motcua_web::WebConfig::load)
-                .transpose()?;
-            let scheme = web.as_ref().map_or("http", motcua_web::WebConfig::scheme);
+                .transpose()?
+                .map(motcua_web::SharedWebConfig::new);
+            let scheme = web.as_ref().map_or("http", |w| w.current().scheme());
             let addr = listen.unwrap_or(settings.config.listen);
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -57,7 +59,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Load in the background: the service answers (/healthz at once,
             // pages 503 after a bounded wait) while it loads or the source is down.
             state.store.refresh_in_background();
-            motcua_web::serve(listener, router(state), web.as_ref(), shutdown())
+            // SIGHUP re-reads the web config (a renewed certificate, changed users).
+            tokio::spawn(motcua_web::reload_on_sighup(web.clone()));
+            motcua_web::serve_reloadable(listener, router(state), web.as_ref(), shutdown())
                 .await
                 .context("serving HTTP")?;
             Ok(())

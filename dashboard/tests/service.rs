@@ -976,3 +976,205 @@ async fn stale_data_is_served_while_a_reload_runs_in_the_background() {
     }
     assert_eq!(seen, 2, "the background reload did not replace the data");
 }
+
+// --- /dossiers, the worklist (DESIGN §9)
+
+fn worklist_rows(state_param: &str, body: &[u8]) -> Vec<Value> {
+    let json: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(json["state"], state_param);
+    assert!(
+        json["as_of"].as_str().unwrap().ends_with("+07:00"),
+        "{json}"
+    );
+    json["rows"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_worklist_agrees_with_itself_in_every_format() {
+    let state = demo_state();
+    let json = async |q: &str| {
+        let r = get(&state, &format!("/dossiers?format=json&{q}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text());
+        r.body
+    };
+    let all = worklist_rows("pending", &json("state=pending").await);
+    let by_state = |s: &str| all.iter().filter(|r| r["state"] == s).count();
+    for s in ["overdue", "paused", "in_time"] {
+        let listed = worklist_rows(s, &json(&format!("state={s}")).await);
+        assert_eq!(listed.len(), by_state(s), "{s}");
+        assert!(!listed.is_empty(), "the demo has {s} dossiers on 1 January");
+    }
+    let overdue = worklist_rows("overdue", &json("").await);
+    assert_eq!(overdue.len(), by_state("overdue"), "overdue is the default");
+    let soon = worklist_rows("due_soon", &json("state=due_soon").await);
+    assert!(
+        soon.iter()
+            .all(|r| r["state"] == "in_time" && r["due_soon"] == true)
+    );
+    assert_eq!(
+        soon.len(),
+        all.iter().filter(|r| r["due_soon"] == true).count()
+    );
+
+    // Only the dossier, never the applicant (serde_json sorts the keys).
+    let keys: Vec<&str> = all[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "code",
+        "agency",
+        "sector",
+        "procedure",
+        "channel",
+        "status",
+        "received_at",
+        "due_at",
+        "due_date",
+        "state",
+        "due_soon",
+        "overdue_workdays",
+        "apology",
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+    // The order of DESIGN §9.
+    for pair in all.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (da, db) = (
+            a["overdue_workdays"].as_i64().unwrap(),
+            b["overdue_workdays"].as_i64().unwrap(),
+        );
+        assert!(
+            da > db || (da == db && a["received_at"].as_str() <= b["received_at"].as_str()),
+            "out of order: {a} before {b}"
+        );
+    }
+    for r in &all {
+        let days = r["overdue_workdays"].as_i64().unwrap();
+        assert!(r["state"] == "overdue" || days == 0, "{r}");
+    }
+
+    // An agency and a sector filter.
+    let agency = overdue[0]["agency"].as_str().unwrap().to_owned();
+    let sector = overdue[0]["sector"].as_str().unwrap().to_owned();
+    let r = get(
+        &state,
+        &format!("/dossiers?format=json&agency={agency}&sector={sector}"),
+    )
+    .await;
+    let one = worklist_rows("overdue", &r.body);
+    assert!(
+        !one.is_empty()
+            && one
+                .iter()
+                .all(|r| r["agency"] == *agency && r["sector"] == *sector)
+    );
+    let expected = overdue
+        .iter()
+        .filter(|r| r["agency"] == *agency && r["sector"] == *sector)
+        .count();
+    assert_eq!(one.len(), expected);
+
+    // CSV: BOM, header, one line per row, in the same order.
+    let r = get(&state, "/dossiers?format=csv&state=pending").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type.starts_with("text/csv"));
+    assert!(r.body.starts_with(&[0xEF, 0xBB, 0xBF]), "no BOM");
+    let text = r.text();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').split("\r\n").collect();
+    assert!(
+        lines[0].starts_with("code,agency,agency_name,sector,procedure,"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines.len(),
+        all.len() + 2,
+        "a line per row, and the final CRLF"
+    );
+    assert!(lines[1].starts_with(&format!(
+        "{},{},",
+        all[0]["code"].as_str().unwrap(),
+        all[0]["agency"].as_str().unwrap()
+    )));
+
+    // HTML: Vietnamese by default, paged, each row linking to its agency's report.
+    let r = get(&state, "/dossiers?per_page=10").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = r.text();
+    assert!(html.contains("<html lang=\"vi\"") && html.contains("Hồ sơ cần xử lý"));
+    assert_eq!(
+        html.matches("<tr class=\"overdue\">").count(),
+        10.min(overdue.len())
+    );
+    assert!(html.contains(&format!(
+        "/reports/2026-01?lang=vi&amp;agency={}",
+        overdue[0]["agency"].as_str().unwrap()
+    )));
+    assert!(html.contains(&format!("Quá hạn ({})", overdue.len())));
+    if overdue.len() > 10 {
+        assert!(html.contains(
+            "rel=\"next\" href=\"/dossiers?state=overdue&amp;lang=vi&amp;per_page=10&amp;page=2\""
+        ));
+        let page2 = get(&state, "/dossiers?per_page=10&page=2&lang=en")
+            .await
+            .text();
+        assert!(page2.contains("<td>11</td>") && page2.contains("Dossiers to chase"));
+        assert!(page2.contains(&format!(
+            "<td>{}</td>",
+            overdue[10]["code"].as_str().unwrap()
+        )));
+    }
+    // The home page links to the worklist.
+    assert!(
+        get(&state, "/")
+            .await
+            .text()
+            .contains("/dossiers?state=overdue&amp;lang=vi")
+    );
+}
+
+#[tokio::test]
+async fn worklist_bad_input_is_a_400_or_404_naming_the_parameter() {
+    let state = demo_state();
+    for (uri, status, name) in [
+        ("/dossiers?state=late", StatusCode::BAD_REQUEST, "`state`"),
+        (
+            "/dossiers?agency=NO-SUCH",
+            StatusCode::NOT_FOUND,
+            "`agency`",
+        ),
+        (
+            "/dossiers?sector=NO-SUCH",
+            StatusCode::NOT_FOUND,
+            "`sector`",
+        ),
+        ("/dossiers?page=0", StatusCode::BAD_REQUEST, "`page`"),
+        ("/dossiers?page=-1", StatusCode::BAD_REQUEST, "`page`"),
+        ("/dossiers?page=two", StatusCode::BAD_REQUEST, "`page`"),
+        ("/dossiers?page=99999", StatusCode::NOT_FOUND, "`page`"),
+        (
+            "/dossiers?per_page=1001",
+            StatusCode::BAD_REQUEST,
+            "`per_page`",
+        ),
+        (
+            "/dossiers?format=xlsx2",
+            StatusCode::BAD_REQUEST,
+            "`format`",
+        ),
+        ("/dossiers?lang=fr", StatusCode::BAD_REQUEST, "`lang`"),
+        (
+            "/dossiers?applicant=x",
+            StatusCode::BAD_REQUEST,
+            "`applicant`",
+        ),
+    ] {
+        let r = get(&state, uri).await;
+        assert_eq!(r.status, status, "{uri}: {}", r.text());
+        assert!(r.text().contains(name), "{uri}: {}", r.text());
+    }
+}

@@ -40,15 +40,7 @@ async fn reports_over_https_with_basic_auth() {
         .unwrap();
     let pki = TestPki::generate();
     pki.write_to(&dir).unwrap();
-    std::fs::write(
-        dir.join("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
-             basic_auth_users:\n  inspector: {}\n",
-            quick_hash("kiem-tra")
-        ),
-    )
-    .unwrap();
+    write_users(&dir, "kiem-tra");
 
     let mut child = Command::new(BIN)
         .env_remove("MOTCUA_CONFIG")
@@ -77,7 +69,7 @@ async fn reports_over_https_with_basic_auth() {
             }
         });
     }
-    let _running = Running(child);
+    let mut running = Running(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     let addr: SocketAddr = loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -111,6 +103,7 @@ async fn reports_over_https_with_basic_auth() {
     for (path, auth) in [
         ("/reports/2025-Q4", None),
         ("/charts/on_time_trend.png", None),
+        ("/dossiers?state=overdue", None),
         ("/", Some(("inspector", "wrong"))),
     ] {
         let r = https_get(addr, &pki.ca_pem, path, auth).await.unwrap();
@@ -121,5 +114,78 @@ async fn reports_over_https_with_basic_auth() {
         http_get(addr, "/", auth).await.is_err(),
         "no plain HTTP on the TLS port"
     );
+
+    // SIGHUP: a certificate renewed in place (another CA, so only a client
+    // trusting the new one gets through) and a new password, no restart.
+    let renewed = TestPki::generate();
+    renewed.write_to(&dir).unwrap();
+    write_users(&dir, "moi");
+    let pid = running.0.id().to_string();
+    hangup(&pid);
+    wait_for(&lines, "web config reloaded");
+    let auth = Some(("inspector", "moi"));
+    let r = https_get(addr, &renewed.ca_pem, "/healthz", auth)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        https_get(addr, &pki.ca_pem, "/healthz", auth)
+            .await
+            .is_err()
+    );
+    let r = https_get(
+        addr,
+        &renewed.ca_pem,
+        "/healthz",
+        Some(("inspector", "kiem-tra")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 401, "{r:?}");
+
+    // A bad file keeps the running config and is logged.
+    std::fs::write(dir.join("web.yml"), "basic_auth_users:\n  eve: plain\n").unwrap();
+    hangup(&pid);
+    let refused = wait_for(&lines, "web config reload refused");
+    assert!(refused.contains("basic_auth_users.eve"), "{refused}");
+    let r = https_get(addr, &renewed.ca_pem, "/healthz", auth)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(running.0.try_wait().unwrap(), None, "still running");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn write_users(dir: &std::path::Path, password: &str) {
+    std::fs::write(
+        dir.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             basic_auth_users:\n  inspector: {}\n",
+            quick_hash(password)
+        ),
+    )
+    .unwrap();
+}
+
+fn hangup(pid: &str) {
+    let ok = Command::new("kill")
+        .args(["-HUP", pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -HUP {pid}");
+}
+
+/// The next log line containing `needle`, within 30 s.
+fn wait_for(lines: &mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(_) => panic!("no log line with {needle:?}"),
+        }
+    }
 }

@@ -106,7 +106,8 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
         .web_config_file
         .as_deref()
         .map(motcua_web::WebConfig::load)
-        .transpose()?;
+        .transpose()?
+        .map(motcua_web::SharedWebConfig::new);
     let url = source_url(&settings).await?;
     let pipeline = Pipeline::build(&settings, &url)?;
     // Bind before checking the source so that a busy port fails at once.
@@ -131,6 +132,7 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
         demo_url: settings.demo.then(|| url.clone()),
         settings,
         shared: Arc::clone(&shared),
+        web: web.clone(),
         pipeline: pipeline_tx,
         shutdown: shutdown_rx.clone(),
     }));
@@ -138,7 +140,7 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
     events::listening(listener.local_addr().context("listening socket")?);
     let mut server_shutdown = shutdown_rx.clone();
     let signals = tokio::spawn(wait_for_shutdown(shutdown_tx));
-    motcua_web::serve(listener, router(shared), web.as_ref(), async move {
+    motcua_web::serve_reloadable(listener, router(shared), web.as_ref(), async move {
         let _ = server_shutdown.wait_for(|stop| *stop).await;
     })
     .await
@@ -281,13 +283,16 @@ struct Reloader {
     demo_url: Option<DatabaseUrl>,
     settings: Settings,
     shared: Arc<Shared>,
+    /// TLS certificate and basic-auth users, re-read from their file.
+    web: Option<motcua_web::SharedWebConfig>,
     pipeline: watch::Sender<Arc<Pipeline>>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Reloader {
     /// Re-reads the config file, the calendar and the SQL files; checks the
-    /// SQL on the source when it is reachable.
+    /// SQL on the source when it is reachable; then the web config, which
+    /// is put in force at once. Any bad file refuses the whole reload.
     async fn reload(&self) -> Result<(Settings, Pipeline), StartError> {
         let settings = Settings::resolve(&self.cli, &self.env)?;
         let url = match &self.demo_url {
@@ -300,6 +305,9 @@ impl Reloader {
         };
         let pipeline = Pipeline::build(&settings, &url)?;
         check_source(&pipeline).await?;
+        if let Some(web) = &self.web {
+            web.reload()?;
+        }
         Ok((settings, pipeline))
     }
 
@@ -309,7 +317,7 @@ impl Reloader {
             warn!(old = %old.listen, new = %new.listen, "listen changes need a restart; still serving on the old address");
         }
         if old.web_config_file != new.web_config_file {
-            warn!("web_config_file changes need a restart; TLS and basic auth are unchanged");
+            warn!("web_config_file changes need a restart; the file in use was re-read");
         }
         if old.demo && (old.data_dir != new.data_dir || old.demo_dossiers != new.demo_dossiers) {
             warn!("data_dir and demo_dossiers changes need a restart");

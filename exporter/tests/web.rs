@@ -245,3 +245,75 @@ fn web_config_file_priority_is_flag_env_file() {
     .unwrap();
     assert_eq!(none.web_config_file, None);
 }
+
+/// A renewed certificate and a changed password, put in force by SIGHUP
+/// without a restart; then a bad file, which keeps them and is reported.
+#[tokio::test]
+async fn web_config_reloads_on_sighup() {
+    let dir = TempDir::new("web-reload");
+    let old = TestPki::generate();
+    write_web_config(&dir, &old, "first");
+    let mut running = Running::start(
+        exporter(shared_demo())
+            .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
+            .arg("--web-config-file")
+            .arg(dir.join("web.yml")),
+    );
+    let addr = running.addr();
+    running.wait_line("refresh succeeded");
+    let r = https_get(addr, &old.ca_pem, "/healthz", Some(("prometheus", "first")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // Renewed in place: another CA, so a client that trusts only the new
+    // one proves which certificate the server now shows.
+    let new = TestPki::generate();
+    write_web_config(&dir, &new, "second");
+    let pid = running.child.id();
+    hangup(pid);
+    running.wait_line("configuration reloaded");
+    let auth = Some(("prometheus", "second"));
+    let r = https_get(addr, &new.ca_pem, "/metrics", auth)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.body
+            .contains("\nmotcua_config_last_reload_successful 1\n")
+    );
+    assert!(
+        https_get(addr, &old.ca_pem, "/healthz", auth)
+            .await
+            .is_err(),
+        "the old certificate is still served"
+    );
+    let r = https_get(addr, &new.ca_pem, "/healthz", Some(("prometheus", "first")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401, "the old password still works: {r:?}");
+
+    // A bad file: refused, logged with file and key, the running one stays.
+    std::fs::write(dir.join("web.yml"), "basic_auth_users:\n  eve: plain\n").unwrap();
+    hangup(pid);
+    let refused = running.wait_line("configuration reload refused");
+    assert!(refused.contains("basic_auth_users.eve"), "{refused}");
+    let r = https_get(addr, &new.ca_pem, "/metrics", auth)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.body
+            .contains("\nmotcua_config_last_reload_successful 0\n")
+    );
+    assert_eq!(running.child.try_wait().unwrap(), None, "still running");
+}
+
+fn hangup(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -HUP {pid}");
+}

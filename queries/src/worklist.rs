@@ -126,7 +126,8 @@ impl StateFilter {
         StateFilter::ALL.iter().copied().find(|f| f.label() == s)
     }
 
-    fn admits(self, p: &Pending) -> bool {
+    /// Whether a pending dossier belongs in this list.
+    pub fn admits(self, p: &Pending) -> bool {
         match self {
             StateFilter::Overdue => p.state == PendingState::Overdue,
             StateFilter::DueSoon => p.due_soon,
@@ -148,6 +149,8 @@ pub struct Filter {
 /// One line of the worklist.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
+    /// Index into [`crate::model::Dataset::open`].
+    pub open_index: u32,
     pub identity: &'a OpenIdentity,
     pub dossier: &'a Dossier,
     pub pending: Pending,
@@ -161,7 +164,8 @@ pub fn worklist<'a>(judge: &Judge<'a>, now: Ts, filter: &Filter) -> Vec<Entry<'a
     let mut rows: Vec<Entry<'a>> = ds
         .open
         .iter()
-        .filter_map(|identity| {
+        .enumerate()
+        .filter_map(|(open_index, identity)| {
             let dossier = ds.dossiers.get(identity.dossier as usize)?;
             if filter.agency.is_some_and(|a| a != dossier.agency)
                 || filter.sector.is_some_and(|s| s != dossier.sector)
@@ -170,6 +174,7 @@ pub fn worklist<'a>(judge: &Judge<'a>, now: Ts, filter: &Filter) -> Vec<Entry<'a
             }
             let pending = pending_now(judge, dossier, now)?;
             filter.state.admits(&pending).then_some(Entry {
+                open_index: open_index as u32,
                 identity,
                 dossier,
                 pending,

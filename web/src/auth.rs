@@ -6,9 +6,11 @@
 //! password) — never the password itself — so a scrape every 15 s pays
 //! bcrypt once every few minutes. Failures are never cached. An unknown
 //! user costs a bcrypt verification too, so timing does not tell which
-//! users exist.
+//! users exist. The users are those of the web config in force at each
+//! request, so a reload takes effect at once; the cache key holds the stored
+//! hash, so a changed password is never served from the cache.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+
+use crate::SharedWebConfig;
 
 /// How long a successful verification is remembered.
 pub const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -32,30 +36,34 @@ type Key = [u8; 32];
 /// The basic-auth state shared by every request.
 #[derive(Clone)]
 pub(crate) struct BasicAuth {
-    users: Arc<BTreeMap<String, String>>,
-    /// A hash to verify against when the user is unknown (same cost as a real one).
-    dummy: Arc<str>,
+    web: SharedWebConfig,
     cache: Arc<Mutex<HashMap<Key, Instant>>>,
     permits: Arc<Semaphore>,
 }
 
 impl BasicAuth {
-    pub(crate) fn new(users: &BTreeMap<String, String>) -> BasicAuth {
-        let dummy = users.values().next().cloned().unwrap_or_default();
+    pub(crate) fn new(web: SharedWebConfig) -> BasicAuth {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         BasicAuth {
-            users: Arc::new(users.clone()),
-            dummy: dummy.into(),
+            web,
             cache: Arc::default(),
             permits: Arc::new(Semaphore::new(cpus.max(1))),
         }
     }
 
+    /// Whether requests need credentials (the config in force has users).
+    fn enabled(&self) -> bool {
+        self.web.current().auth_enabled()
+    }
+
     /// Whether `user:password` is valid.
     async fn check(&self, user: &str, password: &str) -> bool {
-        let (known, hash) = match self.users.get(user) {
+        let web = self.web.current();
+        let users = web.users();
+        // An unknown user is verified against some real hash: same cost.
+        let (known, hash) = match users.get(user) {
             Some(h) => (true, h.clone()),
-            None => (false, self.dummy.to_string()),
+            None => (false, users.values().next().cloned().unwrap_or_default()),
         };
         let key = cache_key(user, &hash, password);
         let now = Instant::now();
@@ -132,6 +140,9 @@ fn unauthorized() -> Response {
 
 /// The middleware: 401 unless the request carries valid credentials.
 pub(crate) async fn require(State(auth): State<BasicAuth>, req: Request, next: Next) -> Response {
+    if !auth.enabled() {
+        return next.run(req).await;
+    }
     match credentials(&req) {
         Some((user, password)) if auth.check(&user, &password).await => next.run(req).await,
         Some((user, _)) => {
@@ -158,8 +169,9 @@ mod tests {
     #[tokio::test]
     async fn verifies_and_caches_only_successes() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let users = BTreeMap::from([("alice".to_owned(), hash)]);
-        let auth = BasicAuth::new(&users);
+        let text = format!("basic_auth_users:\n  alice: {hash}\n");
+        let web = crate::WebConfig::parse(&text, std::path::Path::new("web.yml")).unwrap();
+        let auth = BasicAuth::new(SharedWebConfig::new(web));
         assert!(!auth.check("alice", "wrong").await);
         assert!(!auth.check("bob", "s3cret").await);
         assert!(auth.cache.lock().unwrap().is_empty());

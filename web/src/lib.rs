@@ -12,6 +12,7 @@
 
 mod auth;
 pub mod config;
+mod reload;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod tls;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 
 pub use auth::{CACHE_TTL, REALM};
 pub use config::{WebConfig, WebConfigError};
+pub use reload::{SharedWebConfig, reload_on_sighup};
 
 /// Serves `router` on `listener` until `shutdown` completes, then waits for
 /// open requests to finish.
@@ -39,33 +41,46 @@ pub async fn serve(
     web: Option<&WebConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    if let Some(w) = web {
-        tracing::info!(
-            file = %w.path().display(),
-            tls = w.tls_enabled(),
-            basic_auth = w.auth_enabled(),
-            "web config applied"
-        );
-    }
-    let router = match web.filter(|w| w.auth_enabled()) {
-        Some(w) => router.layer(axum::middleware::from_fn_with_state(
-            auth::BasicAuth::new(w.users()),
-            auth::require,
-        )),
-        None => router,
+    let web = web.cloned().map(SharedWebConfig::new);
+    serve_reloadable(listener, router, web.as_ref(), shutdown).await
+}
+
+/// [`serve`] with a web config that can be replaced while serving
+/// ([`SharedWebConfig::reload`]): new connections get the certificate in
+/// force, every request is checked against the users in force.
+pub async fn serve_reloadable(
+    listener: TcpListener,
+    router: Router,
+    web: Option<&SharedWebConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let Some(web) = web else {
+        return axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
     };
-    match web.and_then(WebConfig::tls_config) {
-        Some(tls) => {
-            let listener = tls::TlsListener::new(listener, tls);
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        None => {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
+    let now = web.current();
+    tracing::info!(
+        file = %now.path().display(),
+        tls = now.tls_enabled(),
+        basic_auth = now.auth_enabled(),
+        "web config applied"
+    );
+    // Installed even without users: a reload may add some.
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        auth::BasicAuth::new(web.clone()),
+        auth::require,
+    ));
+    if now.tls_enabled() {
+        // A reload cannot turn TLS off (SharedWebConfig::reload refuses it).
+        let listener = tls::TlsListener::new(listener, web.clone());
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    } else {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 

@@ -1,18 +1,19 @@
 //! A TLS listener for `axum::serve`: TCP connections are accepted at once
 //! and their handshakes run side by side (a slow or silent client never
-//! holds up the others), each within [`HANDSHAKE_TIMEOUT`].
+//! holds up the others), each within [`HANDSHAKE_TIMEOUT`]. Each handshake
+//! uses the certificate of the web config in force when it was accepted.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+
+use crate::SharedWebConfig;
 
 /// A client that has not finished its handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,21 +22,26 @@ type Handshake = Pin<Box<dyn Future<Output = Option<(TlsStream<TcpStream>, Socke
 
 pub(crate) struct TlsListener {
     tcp: TcpListener,
-    acceptor: TlsAcceptor,
+    web: SharedWebConfig,
     handshakes: FuturesUnordered<Handshake>,
 }
 
 impl TlsListener {
-    pub(crate) fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> TlsListener {
+    pub(crate) fn new(tcp: TcpListener, web: SharedWebConfig) -> TlsListener {
         TlsListener {
             tcp,
-            acceptor: TlsAcceptor::from(config),
+            web,
             handshakes: FuturesUnordered::new(),
         }
     }
 
     fn start_handshake(&mut self, stream: TcpStream, addr: SocketAddr) {
-        let acceptor = self.acceptor.clone();
+        let Some(config) = self.web.current().tls_config() else {
+            // Not reachable: a reload never turns TLS off.
+            tracing::error!(%addr, "TLS listener without a TLS config; connection dropped");
+            return;
+        };
+        let acceptor = TlsAcceptor::from(config);
         self.handshakes.push(Box::pin(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => Some((tls, addr)),

@@ -297,3 +297,114 @@ async fn chromium_shows_the_service_index_with_its_chart() {
     }
     db.drop_db().await;
 }
+
+/// The worklist (DESIGN §9) and the exporter agree: at one instant, the
+/// exporter's due-soon and overdue gauges, computed from its own read of
+/// the source, equal the counts of the dashboard's JSON lists.
+#[tokio::test]
+async fn the_worklist_counts_equal_the_exporters_gauges() {
+    use motcua_exporter::metrics::{RefreshStatus, encode};
+    use motcua_queries::report::PeriodConvention;
+    use motcua_queries::{Judge, Snapshot};
+    use std::collections::BTreeMap;
+
+    let db = demo_db(Engine::Sqlite)
+        .await
+        .expect("SQLite is always available");
+    let state = state_for(&db.url);
+    let now = state.fixed_now.expect("a fixed instant");
+    let calendar = WorkCalendar::builtin();
+    let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("demo URL");
+    let dataset = reader.read(calendar.timezone()).await.expect("a full read");
+    let snapshot = Snapshot::compute(
+        &Judge::new(&dataset, &calendar),
+        now,
+        PeriodConvention::Calendar,
+    );
+    let status = RefreshStatus {
+        up: true,
+        ..RefreshStatus::default()
+    };
+    let metrics = String::from_utf8(encode(Some(&snapshot), &status)).expect("UTF-8");
+    // Per agency, summed over sectors.
+    let gauge = |name: &str, state_label: Option<&str>| {
+        let mut by_agency: BTreeMap<String, u64> = BTreeMap::new();
+        for line in metrics
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+        {
+            if state_label.is_some_and(|s| !line.contains(&format!("state=\"{s}\""))) {
+                continue;
+            }
+            let agency = line
+                .split("agency=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .expect("an agency label");
+            let value: f64 = line
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("a value");
+            *by_agency.entry(agency.to_owned()).or_default() += value as u64;
+        }
+        by_agency.retain(|_, n| *n > 0);
+        by_agency
+    };
+    let app = router(state);
+    let listed = |body: Vec<u8>| {
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        let mut by_agency: BTreeMap<String, u64> = BTreeMap::new();
+        for row in json["rows"].as_array().expect("rows") {
+            *by_agency
+                .entry(row["agency"].as_str().expect("agency").to_owned())
+                .or_default() += 1;
+        }
+        by_agency
+    };
+    for (state_param, name, label) in [
+        ("overdue", "motcua_dossiers_pending", Some("overdue")),
+        ("paused", "motcua_dossiers_pending", Some("paused")),
+        ("in_time", "motcua_dossiers_pending", Some("in_time")),
+        ("due_soon", "motcua_dossiers_due_soon", None),
+    ] {
+        let (status, body) =
+            fetch(&app, &format!("/dossiers?state={state_param}&format=json")).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let from_list = listed(body);
+        let from_gauges = gauge(name, label);
+        assert!(
+            !from_gauges.is_empty(),
+            "{state_param}: the demo has such dossiers at {now}"
+        );
+        assert_eq!(from_list, from_gauges, "{state_param}");
+    }
+    db.drop_db().await;
+}
+
+/// The worklist page as a person sees it: the table, coloured by state.
+#[tokio::test]
+async fn chromium_shows_the_worklist() {
+    let Some(browser) = require("headless Chromium", chromium()) else {
+        return;
+    };
+    let db = demo_db(Engine::Sqlite)
+        .await
+        .expect("SQLite is always available");
+    let state = state_for(&db.url);
+    let (result, bytes) = probe_and_shoot(&browser, state, "/dossiers?lang=en", "worklist").await;
+    assert_eq!(result, "images 0/0", "the DOM probe says {result:?}");
+    let png = png::Decoder::new(std::io::Cursor::new(&bytes));
+    let mut reader = png.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let channels = info.color_type.samples();
+    // The overdue rows' colour: the table is there, coloured by state.
+    let overdue = [0xFD, 0xE2, 0xE1];
+    let n = buf
+        .chunks(channels)
+        .filter(|p| p.len() >= 3 && p[..3] == overdue)
+        .count();
+    assert!(n > 500, "overdue rows' colour on only {n} pixels");
+    db.drop_db().await;
+}

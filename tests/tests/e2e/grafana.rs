@@ -14,6 +14,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::live::{
+    Running, exporter_binary, free_port, http_get, instant_query, prom_api, prometheus_installed,
+    repo_root, url_encode, wait_until,
+};
+use crate::support::in_ci;
+
 /// Base metric names of DESIGN §4, §8 and §9 with their type.
 const DESIGN_METRICS: &[(&str, Kind)] = &[
     ("motcua_dossiers_received_total", Kind::Counter),
@@ -97,12 +103,6 @@ fn classify(name: &str) -> Option<Series> {
         }
     }
     None
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .canonicalize()
-        .expect("repository root")
 }
 
 fn grafana_dir() -> PathBuf {
@@ -824,10 +824,6 @@ fn grafana_alerts_have_annotations_runbooks_and_tests() {
 // ---------------------------------------------------------------------------
 // promtool
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// Runs a tool with `args` in `dir`. Returns None (skipping) when the tool
 /// is not installed outside CI; panics when it is missing under CI or fails.
 fn run_tool(tool: &str, package: &str, dir: &Path, args: &[String]) -> Option<String> {
@@ -1003,149 +999,7 @@ fn grafana_amtool_check_config() {
 }
 
 // ---------------------------------------------------------------------------
-// A real Prometheus scraping a real exporter
-
-/// A child process that is killed when the test ends, however it ends.
-struct Running {
-    name: &'static str,
-    child: std::process::Child,
-    log: PathBuf,
-}
-
-impl Running {
-    fn start(name: &'static str, mut cmd: Command, log: PathBuf) -> Running {
-        let out = fs::File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = cmd
-            .stdin(std::process::Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Running { name, child, log }
-    }
-
-    /// Panics with the end of the log when the process has exited.
-    fn assert_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "{} exited ({status}); its log ends with:\n{}",
-                self.name,
-                tail(&self.log)
-            );
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// GET over plain HTTP/1.0 on loopback; returns (status, body).
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Calls the Prometheus HTTP API; returns `data` or the error text.
-fn prom_api(port: u16, path: &str) -> Result<Value, String> {
-    let (status, body) = http_get(port, path).map_err(|e| e.to_string())?;
-    let v: Value =
-        serde_json::from_str(&body).map_err(|e| format!("HTTP {status}: {e}: {body}"))?;
-    if v["status"] != "success" {
-        return Err(format!("HTTP {status}: {body}"));
-    }
-    Ok(v["data"].clone())
-}
-
-fn instant_query(port: u16, expr: &str) -> Result<Vec<Value>, String> {
-    let data = prom_api(port, &format!("/api/v1/query?query={}", url_encode(expr)))?;
-    Ok(data["result"].as_array().cloned().unwrap_or_default())
-}
-
-fn wait_until(what: &str, secs: u64, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(e) if std::time::Instant::now() > deadline => {
-                panic!("gave up after {secs}s waiting for {what}: {e}")
-            }
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
-        }
-    }
-}
-
-/// Builds the exporter binary (same profile as this test) and returns it.
-fn exporter_binary() -> PathBuf {
-    let cargo = option_env!("CARGO").unwrap_or("cargo");
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "motcua-exporter",
-        "--bin",
-        "motcua-exporter",
-        "--message-format=json",
-    ])
-    .current_dir(repo_root());
-    if cfg!(not(debug_assertions)) {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("cannot run cargo build");
-    assert!(
-        out.status.success(),
-        "cargo build -p motcua-exporter failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "motcua-exporter")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no motcua-exporter executable")
-}
+// A real Prometheus scraping a real exporter (helpers in crate::live)
 
 /// The Grafana variables of one dashboard filled with real values: each
 /// `label_values(selector, label)` query is asked of Prometheus (after
@@ -1211,17 +1065,8 @@ fn fill(expr: &str, vars: &[(String, String)]) -> String {
 
 #[test]
 fn grafana_live_prometheus_evaluates_every_query() {
-    // Prometheus itself is the one thing this test cannot build.
-    match Command::new("prometheus").arg("--version").output() {
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            if in_ci() {
-                panic!("prometheus is required with CI=true (Debian package `prometheus`)");
-            }
-            eprintln!("SKIPPED: prometheus is not installed (Debian package `prometheus`)");
-            return;
-        }
-        Err(e) => panic!("cannot run prometheus: {e}"),
+    if !prometheus_installed() {
+        return;
     }
     let exporter_bin = exporter_binary();
 
@@ -1274,16 +1119,33 @@ fn grafana_live_prometheus_evaluates_every_query() {
         );
     }
 
-    // Prometheus scraping it every second, with our rules.
+    // The example Alertmanager, to see the alerts as it receives them.
+    let am_port = free_port();
+    let _alertmanager = start_alertmanager(&dir, am_port);
+
+    // Prometheus scraping it every second, with our rules, sending alerts to
+    // the Alertmanager. The dossier alerts' `for:` is cut to 0s in a copy
+    // so that they reach it during the test; their expressions are as shipped.
     let prom_port = free_port();
     let rules: Vec<String> = rule_files()
         .iter()
-        .map(|p| serde_json::to_string(&p.to_string_lossy()).unwrap())
+        .map(|p| {
+            let p = if p.file_name().is_some_and(|n| n == "motcua-alerts.yml") {
+                let copy = dir.join("motcua-alerts.yml");
+                fs::write(&copy, without_for(&read(p))).unwrap();
+                copy
+            } else {
+                p.clone()
+            };
+            serde_json::to_string(&p.to_string_lossy()).unwrap()
+        })
         .collect();
     fs::write(
         dir.join("prometheus.yml"),
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             \x20 external_labels: {{motcua_dashboard_url: '{DASHBOARD_URL}/'}}\n\
+             alerting:\n  alertmanagers: [{{static_configs: [{{targets: [\"127.0.0.1:{am_port}\"]}}]}}]\n\
              rule_files: [{}]\n\
              scrape_configs:\n  - job_name: motcua\n    static_configs:\n      - targets: [\"127.0.0.1:{exporter_port}\"]\n",
             rules.join(", ")
@@ -1390,6 +1252,7 @@ fn grafana_live_prometheus_evaluates_every_query() {
         }
     }
     prometheus.assert_alive();
+    dossier_alerts_link_to_the_worklist(am_port);
     assert!(
         problems.is_empty(),
         "{} of {evaluated} queries failed:\n  {}",
@@ -1397,4 +1260,106 @@ fn grafana_live_prometheus_evaluates_every_query() {
         problems.join("\n  ")
     );
     eprintln!("{evaluated} rule and dashboard queries evaluated against a live Prometheus");
+}
+
+/// The dashboard's address the live test's Prometheus announces.
+const DASHBOARD_URL: &str = "http://motcua-dashboard.example:9746";
+
+/// A rule file with every `for:` at 0s.
+fn without_for(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.trim_start().strip_prefix("for:") {
+            Some(_) => format!("{}for: 0s", &l[..l.len() - l.trim_start().len()]),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Starts the example Alertmanager (Debian package `prometheus-alertmanager`)
+/// on `port`; its webhook receivers point nowhere, which it only logs.
+fn start_alertmanager(dir: &Path, port: u16) -> Option<Running> {
+    let bin = "prometheus-alertmanager";
+    match Command::new(bin).arg("--version").output() {
+        Ok(_) => {}
+        Err(e) if in_ci() => panic!("{bin} is required with CI=true: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED (Alertmanager part): {bin}: {e}");
+            return None;
+        }
+    }
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!(
+        "--config.file={}",
+        grafana_dir().join("prometheus/alertmanager.yml").display()
+    ))
+    .arg(format!(
+        "--storage.path={}",
+        dir.join("alertmanager").display()
+    ))
+    .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+    .arg("--cluster.listen-address=")
+    .current_dir(dir);
+    Some(Running::start(
+        "alertmanager",
+        cmd,
+        dir.join("alertmanager.log"),
+    ))
+}
+
+/// Every dossier alert the Alertmanager holds links to the worklist of its
+/// agency and state, under the dashboard URL Prometheus announces.
+fn dossier_alerts_link_to_the_worklist(am_port: u16) {
+    if Command::new("prometheus-alertmanager")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let mut alerts = Vec::new();
+    wait_until("dossier alerts in the Alertmanager", 60, || {
+        let (status, body) = http_get(am_port, "/api/v2/alerts").map_err(|e| e.to_string())?;
+        let all: Vec<Value> =
+            serde_json::from_str(&body).map_err(|e| format!("HTTP {status}: {e}"))?;
+        alerts = all
+            .into_iter()
+            .filter(|a| {
+                a["labels"]["alertname"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("MotcuaDossiers"))
+            })
+            .collect();
+        if alerts.is_empty() {
+            Err("none yet".into())
+        } else {
+            Ok(())
+        }
+    });
+    for a in &alerts {
+        let name = a["labels"]["alertname"].as_str().unwrap_or_default();
+        let agency = a["labels"]["agency"].as_str().unwrap_or_default();
+        let state = if name == "MotcuaDossiersDueSoon" {
+            "due_soon"
+        } else {
+            "overdue"
+        };
+        let expected = format!(
+            "{DASHBOARD_URL}/dossiers?agency={}&state={state}",
+            url_encode(agency)
+        );
+        assert_eq!(
+            a["annotations"]["worklist_url"], expected,
+            "{name} for {agency}: {a}"
+        );
+    }
+    let first = &alerts[0];
+    eprintln!(
+        "Alertmanager holds {} dossier alerts; e.g. {} {{agency={}}}: summary {:?}, worklist_url {}",
+        alerts.len(),
+        first["labels"]["alertname"],
+        first["labels"]["agency"],
+        first["annotations"]["summary"],
+        first["annotations"]["worklist_url"]
+    );
 }

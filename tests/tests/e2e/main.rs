@@ -1,6 +1,8 @@
+mod corrections;
 mod dashboard;
 mod engines;
 mod grafana;
 mod incremental;
+mod live;
 mod support;
 mod vendor_types;
