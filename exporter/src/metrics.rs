@@ -99,6 +99,16 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("motcua_config_last_reload_successful", "gauge"),
 ];
 
+/// Counters of the exporter's own work in this process. They start again
+/// at 0 with the process, as every exporter's own counters do (Prometheus's
+/// `rate()` expects that), so counter offsets (DESIGN §10), which are for
+/// counts recomputed from the source, leave them alone.
+pub const PROCESS_COUNTERS: [&str; 3] = [
+    "motcua_refresh_failures_total",
+    "motcua_refreshes_total",
+    "motcua_refresh_forced_full_reads_total",
+];
+
 /// Encodes the source's families (when a snapshot exists) and the
 /// exporter's own families into the Prometheus text format.
 pub fn encode(snapshot: Option<&Snapshot>, status: &RefreshStatus) -> Vec<u8> {

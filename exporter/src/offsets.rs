@@ -70,7 +70,7 @@ pub struct Absorbed {
 
 impl CounterOffsets {
     /// Applies the offsets to every counter and histogram series of
-    /// `families`, learning from the raw values. With `prune`, the series not
+    /// `families` but the [`crate::metrics::PROCESS_COUNTERS`], learning from the raw values. With `prune`, the series not
     /// in `families` are forgotten (a new pipeline: other SQL, another
     /// agency filter). Returns the falls absorbed now, by metric.
     pub fn apply(&mut self, families: &mut [MetricFamily], prune: bool) -> Vec<Absorbed> {
@@ -79,7 +79,9 @@ impl CounterOffsets {
         let mut key = String::new();
         for family in families.iter_mut() {
             let kind = family.get_field_type();
-            if kind != MetricType::COUNTER && kind != MetricType::HISTOGRAM {
+            if kind != MetricType::COUNTER && kind != MetricType::HISTOGRAM
+                || crate::metrics::PROCESS_COUNTERS.contains(&family.name())
+            {
                 continue;
             }
             let name = family.name().to_owned();
@@ -469,6 +471,17 @@ mod tests {
         assert_eq!(o.offset_of("c_total{agency=\"A\"}"), Some(4.0));
         let corrections = o.corrections_family();
         assert_eq!(corrections.get_metric()[0].get_counter().get_value(), 4.0);
+    }
+
+    #[test]
+    fn the_exporters_own_counters_restart_with_it() {
+        let mut o = CounterOffsets::default();
+        for raw in [20.0, 1.0] {
+            let mut fams = [counter("motcua_refreshes_total", &[], raw)];
+            o.apply(&mut fams, false);
+            assert_eq!(value(&fams[0]), raw);
+        }
+        assert!(o.corrections.is_empty() && o.series.is_empty());
     }
 
     #[test]

@@ -267,7 +267,11 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     let mut prometheus = Running::start("prometheus", cmd, dir.join("prometheus.log"));
     wait_until("both exporters scraped", 60, || {
         prometheus.assert_alive();
-        let up = scalar(prom_port, "sum(up)");
+        let up = instant_query(prom_port, "sum(up)")?
+            .first()
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
         if up == 2.0 {
             Ok(())
         } else {
@@ -329,7 +333,13 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     let (_, raw_body) = http_get(raw_port, "/metrics").unwrap();
     let mut resets = Vec::new();
     let mut raw_resets = 0.0;
-    for name in cumulative_names(&body) {
+    // The exporter's counts of its own work start again with the process,
+    // as every exporter's do; the counters recomputed from the source must not.
+    let own_work = motcua_exporter::metrics::PROCESS_COUNTERS;
+    for name in cumulative_names(&body)
+        .into_iter()
+        .filter(|n| !own_work.contains(&n.as_str()))
+    {
         let n = scalar(
             prom_port,
             &format!(r#"sum(resets({name}{{job="motcua"}}[15m]))"#),
@@ -373,6 +383,13 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
         alerts.len(),
     );
 
+    // What each correction did, as the shipped exporter logged it.
+    for n in 1..=2 {
+        let log = fs::read_to_string(dir.join(format!("offsets-{n}.log"))).unwrap_or_default();
+        for line in log.lines().filter(|l| l.contains("counters fell")) {
+            eprintln!("exporter run {n}: {line}");
+        }
+    }
     assert!(resets.is_empty(), "counters reset with offsets: {resets:?}");
     assert!(alerts.is_empty(), "SLO alerts with offsets: {alerts:?}");
     assert!(
@@ -387,7 +404,11 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
         "{shipped_increase} > {} streamed",
         s.streamed
     );
-    assert!(raw_increase > shipped_increase * 2.0, "{raw_increase}");
+    // Without offsets each reset adds the whole value of its series.
+    assert!(
+        raw_increase > shipped_increase + 10.0,
+        "without offsets: {raw_increase}, with: {shipped_increase}"
+    );
     // Gauges show the source as it is: the same with and without offsets.
     for gauge in ["motcua_dossiers_pending", "motcua_report_dossiers"] {
         assert_eq!(
