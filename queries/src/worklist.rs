@@ -356,6 +356,15 @@ mod tests {
         );
         assert_eq!(codes(StateFilter::Paused), ["E-open-pause"]);
         assert_eq!(codes(StateFilter::InTime).len(), 8);
+        // The apology shows on its line (the `apology` column of §9), only there.
+        let calendar = WorkCalendar::builtin();
+        let judge = Judge::new(&ds, &calendar);
+        let apologised: Vec<&str> = worklist(&judge, t("2025-03-07 10:00"), &Filter::default())
+            .into_iter()
+            .filter(|e| e.dossier.has_apology)
+            .map(|e| &*e.identity.code)
+            .collect();
+        assert_eq!(apologised, ["H-overdue"]);
     }
 
     #[test]
