@@ -95,6 +95,10 @@ impl AppState {
         let store = Store::new(reader, calendar.timezone(), config.cache_ttl)
             .with_query_timeout(config.query_timeout);
         let mut state = AppState::new(store, calendar);
+        // Read at start; errors name the file, line and key.
+        state.service_index = Arc::new(IndicatorTable::shipped_or_load(
+            config.service_index.as_deref(),
+        )?);
         state.convention = config.period_convention;
         state.on_time_target = config.on_time_target;
         state.source_name = config.source_name.clone();

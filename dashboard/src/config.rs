@@ -56,6 +56,10 @@ pub struct Cli {
     /// Folder of the operator's SQL files [default: built-in]
     #[arg(long, value_name = "DIR", global = true, env = "MOTCUA_QUERIES_DIR")]
     pub queries_dir: Option<PathBuf>,
+    /// Indicator table of the service index estimate (TOML, DESIGN §8)
+    /// [default: built-in queries/service_index/vn-766.toml]
+    #[arg(long, value_name = "FILE", global = true, env = "MOTCUA_SERVICE_INDEX")]
+    pub service_index: Option<PathBuf>,
     /// Create and seed an embedded SQLite demo database (in `data_dir`) and use it
     #[arg(long, global = true)]
     pub demo: bool,
@@ -118,6 +122,7 @@ fn parse_period(s: &str) -> Result<PeriodName, String> {
 /// on_time_target = 0.95                # the target line of on_time_trend
 /// source_name = "Hệ thống thông tin giải quyết TTHC tỉnh Điện Biên"
 /// due_soon_workdays = 1                # /dossiers: due today (0), or within that many working days (0-30)
+/// service_index = "service-index.toml" # default: the built-in indicator table (DESIGN §8)
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -144,6 +149,8 @@ pub struct Config {
     pub source_name: Option<String>,
     /// The worklist's due-soon horizon in working days (DESIGN §9), 0 to 30.
     pub due_soon_workdays: u32,
+    /// The service index's indicator table; default: the built-in one.
+    pub service_index: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -163,6 +170,7 @@ impl Default for Config {
             on_time_target: DEFAULT_ON_TIME_TARGET,
             source_name: None,
             due_soon_workdays: DEFAULT_DUE_SOON_WORKDAYS,
+            service_index: None,
         }
     }
 }
@@ -276,6 +284,7 @@ impl Config {
         config.calendar.as_mut().map(anchor);
         config.queries_dir.as_mut().map(anchor);
         config.web_config_file.as_mut().map(anchor);
+        config.service_index.as_mut().map(anchor);
         if key_line(text, "data_dir").is_some() {
             anchor(&mut config.data_dir);
         }
@@ -324,6 +333,9 @@ impl Settings {
         }
         if let Some(q) = &cli.queries_dir {
             config.queries_dir = Some(q.clone());
+        }
+        if let Some(f) = &cli.service_index {
+            config.service_index = Some(f.clone());
         }
         let url = match (&cli.database_url, &config.database_url_file) {
             (Some(url), _) if !url.trim().is_empty() => Some(url.trim().to_owned()),

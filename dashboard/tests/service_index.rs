@@ -431,3 +431,65 @@ async fn the_chart_ranks_the_agencies_with_the_province_score() {
         assert!(svg.contains(group), "legend lacks {group}");
     }
 }
+
+/// `service_index` in the config file (or `--service-index`) replaces the
+/// indicator table; a bad one stops the service naming file, line and key.
+#[tokio::test]
+async fn the_service_index_key_replaces_the_indicator_table() {
+    use clap::Parser;
+    let s = common::Scratch::new("dashboard-index-key");
+    let shipped = include_str!("../../queries/service_index/vn-766.toml");
+    let on_time = "[on_time]\ngroup = 2\nname_vi = \"Hồ sơ giải quyết đúng hạn\"\nname_en = \"Dossiers handled on time\"\nmax = 20\n";
+    assert!(shipped.contains(on_time), "the shipped table changed");
+    std::fs::write(
+        s.join("index.toml"),
+        shipped.replace(on_time, &on_time.replace("max = 20", "max = 21")),
+    )
+    .unwrap();
+    std::fs::write(s.join("dashboard.toml"), "service_index = \"index.toml\"\n").unwrap();
+    let url = common::sqlite_ro(demo_db());
+    let cli = |config: &std::path::Path| {
+        motcua_dashboard::Cli::parse_from([
+            "motcua-dashboard",
+            "--config",
+            config.to_str().unwrap(),
+            "--database-url",
+            &url,
+            "render",
+            "--period",
+            "2025",
+            "--out",
+            "unused",
+        ])
+    };
+    let settings = motcua_dashboard::Settings::resolve(&cli(&s.join("dashboard.toml"))).unwrap();
+    assert_eq!(settings.config.service_index, Some(s.join("index.toml")));
+    let mut state = motcua_dashboard::AppState::from_settings(&settings, false)
+        .await
+        .unwrap();
+    state.fixed_now = demo_state().fixed_now;
+    let json: Value =
+        serde_json::from_slice(&get(&state, "/index/2025-Q4?format=json").await.body).unwrap();
+    let province = json["rows"].as_array().unwrap().last().unwrap();
+    let max = province["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["indicator"] == "on_time")
+        .map(|i| i["max"].as_f64());
+    assert_eq!(max, Some(Some(21.0)), "{province}");
+
+    std::fs::write(
+        s.join("index.toml"),
+        "[on_time]\ngroup = 2\nmax = 20\ntarget = 1.5\n",
+    )
+    .unwrap();
+    let err = motcua_dashboard::AppState::from_settings(&settings, false)
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("index.toml") && msg.contains("line 4") && msg.contains("target"),
+        "{msg}"
+    );
+}
