@@ -2,8 +2,9 @@
 //!
 //! - `/` — the charts of a period (`period`, default the latest year with
 //!   data) and `agency`, as lazy-loaded images with links to their PNG and
-//!   SVG; links to that period's report and index in every format; the
-//!   periods with data; a form (plain GET) to choose period, agency, `lang`
+//!   SVG; links to that period's report and index in every format and to
+//!   the worklist; the periods with data; a form (plain GET) to choose
+//!   period, agency, `lang`
 //! - `/charts/{name}.{png,svg}` — `from`, `to` (YYYY-MM-DD), `agency`, `lang`, `width`, `height`
 //! - `/reports/{period}` — HTML; `?format=csv`, `json` or `xlsx` (the
 //!   Biểu 06 workbook with a sheet of the period's charts, see

@@ -295,6 +295,10 @@ async fn the_home_page_shows_the_charts_of_the_chosen_period_and_agency() {
     assert!(html.contains("<option value=\"2025-Q3\" selected>"));
     assert!(html.contains(&format!("<option value=\"{agency}\" selected>")));
     assert!(html.contains("<form method=\"get\" action=\"/\">"));
+    assert!(
+        html.contains("href=\"/dossiers?state="),
+        "no link to the worklist"
+    );
 
     // Vietnamese by default, on the latest year with data.
     let html = fetch_ok(&state, "/").await.text();
