@@ -6,7 +6,8 @@
 //!
 //! Loads the source once, then times every chart as a 1200×700 PNG (KPI
 //! aggregation + drawing + PNG encoding; median and worst of 20 runs each)
-//! the service index page `/index/{period}` as HTML and as JSON (20 runs
+//! the service index page `/index/{period}` as HTML and as JSON, the
+//! report and index workbooks (`?format=xlsx`, charts included; 20 runs
 //! each), and the whole `render` bundle of the period (5 runs).
 
 use std::time::{Duration, Instant};
@@ -108,6 +109,41 @@ async fn main() -> anyhow::Result<()> {
             .len()
     });
     println!("index {period} JSON (data loaded): median {median:.1} ms, worst {worst:.1} ms");
+    // The workbooks as `/reports/{period}?format=xlsx` and `/index/{period}?format=xlsx`
+    // build them: the period's charts drawn, then the sheets written.
+    let (median, worst) = time_20(&|| {
+        let kinds = ChartKind::REPORT;
+        let charts =
+            app::chart_images(&state, &loaded, period, None, Lang::Vi, &kinds).expect("charts");
+        app::report_workbook(&state, &loaded, period, None, Lang::Vi, &charts)
+            .expect("workbook")
+            .len()
+    });
+    println!(
+        "report {period} workbook (xlsx, 7 charts, data loaded): median {median:.1} ms, worst {worst:.1} ms"
+    );
+    let kinds = ChartKind::REPORT;
+    let charts =
+        app::chart_images(&state, &loaded, period, None, Lang::Vi, &kinds).expect("charts");
+    let (median, worst) = time_20(&|| {
+        app::report_workbook(&state, &loaded, period, None, Lang::Vi, &charts)
+            .expect("workbook")
+            .len()
+    });
+    println!(
+        "  of which the report and the sheets, charts drawn beforehand: median {median:.1} ms, worst {worst:.1} ms"
+    );
+    let (median, worst) = time_20(&|| {
+        let kinds = [ChartKind::ServiceIndexByAgency];
+        let charts =
+            app::chart_images(&state, &loaded, period, None, Lang::Vi, &kinds).expect("chart");
+        app::service_index_workbook(&state, &loaded, period, None, Lang::Vi, &charts)
+            .expect("workbook")
+            .len()
+    });
+    println!(
+        "index {period} workbook (xlsx, 1 chart, data loaded): median {median:.1} ms, worst {worst:.1} ms"
+    );
     let out = std::env::temp_dir().join(format!("motcua-bench-{}", std::process::id()));
     let runs = (0..5)
         .map(|_| {
@@ -126,7 +162,10 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     let (median, worst) = stats(runs);
-    println!("bundle {period} (23 files, data loaded): median {median:.0} ms, worst {worst:.0} ms");
+    let files = ChartKind::ALL.len() * 2 + 8;
+    println!(
+        "bundle {period} ({files} files, data loaded): median {median:.0} ms, worst {worst:.0} ms"
+    );
     let _ = std::fs::remove_dir_all(&out);
     Ok(())
 }

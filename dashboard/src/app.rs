@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use motcua_queries::charts::{MAX_RANGE_DAYS, Scope};
+use motcua_queries::charts::{Grouping, MAX_RANGE_DAYS, Scope};
 use motcua_queries::model::datetime_of;
 use motcua_queries::report::{PeriodConvention, PeriodName, Report, ReportWindow, build_report};
 use motcua_queries::service_index::IndicatorTable;
 use motcua_queries::{ConnectOptions, Judge, Reader, Ts, WorkCalendar, now_local};
+use rust_xlsxwriter::XlsxError;
 use tokio::sync::Semaphore;
 
 use crate::charts::{self, ChartKind, ChartMeta, agency_name};
@@ -19,6 +20,7 @@ use crate::data::{Loaded, Store};
 use crate::i18n::Lang;
 use crate::report_html::{Figure, ReportPage};
 use crate::service_index::{IndexPage, IndexView};
+use crate::xlsx::ChartImage;
 
 /// Width and height the report's charts are drawn at.
 pub const REPORT_CHART_SIZE: (u32, u32) = (1200, 700);
@@ -203,18 +205,73 @@ pub fn report(
     (report, ReportWindow::new(from, to, now))
 }
 
-/// The HTML page of a report; `figure` gives each chart's image and links.
-#[allow(clippy::too_many_arguments)]
-pub fn report_page(
+/// The chart request of one of a period's charts, as the report page, the
+/// workbooks and the bundle draw them (so each is the same PNG everywhere).
+pub fn period_chart(
+    state: &AppState,
+    kind: ChartKind,
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+) -> ChartRequest {
+    let (from, to) = period.bounds(state.convention);
+    let (width, height) = REPORT_CHART_SIZE;
+    ChartRequest {
+        kind,
+        from,
+        to,
+        agency,
+        lang,
+        width,
+        height,
+        period: Some(period),
+    }
+}
+
+/// A chart's title for a scope: the by-agency charts go by sector for one agency.
+pub fn chart_title(kind: ChartKind, lang: Lang, agency: Option<u32>) -> &'static str {
+    let grouping = if agency.is_some() {
+        Grouping::Sector
+    } else {
+        Grouping::Agency
+    };
+    kind.title(lang, grouping)
+}
+
+/// Some of a period's charts as titled PNGs, for a workbook's charts sheet.
+pub fn chart_images(
     state: &AppState,
     loaded: &Loaded,
     period: PeriodName,
     agency: Option<u32>,
     lang: Lang,
-    figure: &dyn Fn(ChartKind) -> Figure,
+    kinds: &[ChartKind],
+) -> Result<Vec<ChartImage>, String> {
+    kinds
+        .iter()
+        .map(|&kind| {
+            let req = period_chart(state, kind, period, agency, lang);
+            Ok(ChartImage {
+                title: chart_title(kind, lang, agency).to_owned(),
+                png: chart(state, loaded, &req, Format::Png)?,
+            })
+        })
+        .collect()
+}
+
+/// Builds the report of a period and hands its page to `draw` (HTML or workbook).
+#[allow(clippy::too_many_arguments)]
+fn with_report_page<R>(
+    state: &AppState,
+    loaded: &Loaded,
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+    figures: Vec<Figure>,
     downloads: Vec<(String, String)>,
     home: Option<String>,
-) -> (String, Report) {
+    draw: impl FnOnce(&ReportPage<'_>) -> R,
+) -> (R, Report) {
     let (report, window) = report(state, loaded, period, agency);
     let source = state.source(lang);
     let page = ReportPage {
@@ -227,12 +284,61 @@ pub fn report_page(
         agency,
         source: &source,
         generated: datetime_of(loaded.loaded_at),
-        figures: ChartKind::REPORT.iter().map(|k| figure(*k)).collect(),
+        figures,
         downloads,
         home,
     };
-    let html = crate::report_html::render(&page);
-    (html, report)
+    let drawn = draw(&page);
+    (drawn, report)
+}
+
+/// The HTML page of a report; `figure` gives each chart's image and links.
+#[allow(clippy::too_many_arguments)]
+pub fn report_page(
+    state: &AppState,
+    loaded: &Loaded,
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+    figure: &dyn Fn(ChartKind) -> Figure,
+    downloads: Vec<(String, String)>,
+    home: Option<String>,
+) -> (String, Report) {
+    let figures = ChartKind::REPORT.iter().map(|k| figure(*k)).collect();
+    with_report_page(
+        state,
+        loaded,
+        period,
+        agency,
+        lang,
+        figures,
+        downloads,
+        home,
+        crate::report_html::render,
+    )
+}
+
+/// The report of a period as a workbook (Biểu 06, then `charts`).
+pub fn report_workbook(
+    state: &AppState,
+    loaded: &Loaded,
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+    charts: &[ChartImage],
+) -> Result<Vec<u8>, XlsxError> {
+    let (bytes, _) = with_report_page(
+        state,
+        loaded,
+        period,
+        agency,
+        lang,
+        Vec::new(),
+        Vec::new(),
+        None,
+        |page| crate::xlsx::report_workbook(page, charts),
+    );
+    bytes
 }
 
 /// The service index of a period (DESIGN §8), every number from `motcua_queries`.
@@ -279,6 +385,39 @@ pub fn service_index_page(
     };
     let html = crate::service_index::render(&page);
     (html, view)
+}
+
+/// The service index as a workbook: the ranking, the indicators (of
+/// `agency` and the province, as in the CSV, else of every scope), `charts`.
+pub fn service_index_workbook(
+    state: &AppState,
+    loaded: &Loaded,
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+    charts: &[ChartImage],
+) -> Result<Vec<u8>, XlsxError> {
+    let view = service_index(state, loaded, period);
+    let source = state.source(lang);
+    let page = IndexPage {
+        view: &view,
+        period,
+        dataset: &loaded.dataset,
+        lang,
+        agency,
+        source: &source,
+        generated: datetime_of(loaded.loaded_at),
+        // The workbook carries the chart itself, not a link to it.
+        figure: Figure {
+            src: String::new(),
+            title: String::new(),
+            links: Vec::new(),
+        },
+        downloads: Vec::new(),
+        home: None,
+        agency_link: None,
+    };
+    crate::xlsx::index_workbook(&page, charts)
 }
 
 /// Checks a folder path for `render --out` (see [`crate::render`]).

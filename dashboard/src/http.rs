@@ -1,10 +1,17 @@
 //! The HTTP interface (DESIGN §5), built in one place ([`router`]).
 //!
-//! - `/` — periods with data, the charts, a form to choose period, agency, language
+//! - `/` — the charts of a period (`period`, default the latest year with
+//!   data) and `agency`, as lazy-loaded images with links to their PNG and
+//!   SVG; links to that period's report and index in every format and to
+//!   the worklist; the periods with data; a form (plain GET) to choose
+//!   period, agency, `lang`
 //! - `/charts/{name}.{png,svg}` — `from`, `to` (YYYY-MM-DD), `agency`, `lang`, `width`, `height`
-//! - `/reports/{period}` — HTML; `?format=csv` or `?format=json`; `agency`, `lang`
+//! - `/reports/{period}` — HTML; `?format=csv`, `json` or `xlsx` (the
+//!   Biểu 06 workbook with a sheet of the period's charts, see
+//!   [`crate::xlsx`]); `agency`, `lang`
 //! - `/reports?period=…&agency=…` — the index form's target: redirects to the above
-//! - `/index/{period}` — the service index estimate (DESIGN §8), see [`crate::index_http`]
+//! - `/index/{period}` — the service index estimate (DESIGN §8) as HTML,
+//!   CSV, JSON or a workbook, see [`crate::index_http`]
 //! - `/dossiers` — the worklist of pending dossiers now (DESIGN §9), see [`crate::worklist_http`]
 //! - `/healthz` — liveness: 200 at once while the process runs
 //! - `/readyz` — readiness: 200 when there is data to answer with, else 503
@@ -35,7 +42,7 @@ use crate::app::{self, AppState, ChartRequest, Format};
 use crate::charts::{ChartKind, MAX_SIDE, MIN_SIDE, agency_name};
 use crate::data::Loaded;
 use crate::i18n::Lang;
-use crate::report_html::{Figure, esc};
+use crate::report_html::{Figure, Loading, esc, figure_html};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -363,16 +370,31 @@ fn half_containing(d: NaiveDate, state: &AppState) -> Option<PeriodName> {
     }
 }
 
-/// Draws on a blocking thread, holding one of the render permits.
+/// Draws a chart on a blocking thread, holding one of the render permits.
 async fn draw(
     state: &AppState,
     loaded: Arc<Loaded>,
     req: ChartRequest,
     format: Format,
 ) -> Result<Vec<u8>, ApiError> {
+    let st = state.clone();
+    with_render_permit(state, "drawing the chart", move || {
+        app::chart(&st, &loaded, &req, format)
+    })
+    .await
+}
+
+/// Runs `work` on a blocking thread holding one of the render permits
+/// (they bound how many charts are drawn at once); a failure is a 500
+/// saying `what` failed.
+async fn with_render_permit<T: Send + 'static>(
+    state: &AppState,
+    what: &str,
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
     let internal = |m: String| ApiError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: format!("drawing the chart failed: {m}"),
+        message: format!("{what} failed: {m}"),
     };
     let _permit = state
         .render_permits
@@ -380,8 +402,7 @@ async fn draw(
         .acquire_owned()
         .await
         .map_err(|e| internal(e.to_string()))?;
-    let st = state.clone();
-    tokio::task::spawn_blocking(move || app::chart(&st, &loaded, &req, format))
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| internal(e.to_string()))?
         .map_err(internal)
@@ -395,19 +416,19 @@ async fn report(
     let period = parse_period(&path_segment(period, "period")?)?;
     let p = params(raw.as_deref(), &["format", "agency", "lang"])?;
     let lang = parse_lang(&p)?;
-    let format = get_param(&p, "format").unwrap_or("html");
-    if !["html", "csv", "json"].contains(&format) {
-        return Err(ApiError::bad_param(
-            "format",
-            format!(
-                "{:?} is not a report format: use html, csv or json",
-                format.chars().take(20).collect::<String>()
-            ),
-        ));
-    }
+    let format = parse_format(&p, &REPORT_FORMATS, "a report")?;
     let loaded = state.store.get().await?;
     let agency_code = get_param(&p, "agency");
     let agency = resolve_agency(&loaded, agency_code)?;
+    if format == "xlsx" {
+        let st = state.clone();
+        return workbook_response(&state, format!("bieu06-{period}.xlsx"), move || {
+            let charts = app::chart_images(&st, &loaded, period, agency, lang, &ChartKind::REPORT)?;
+            app::report_workbook(&st, &loaded, period, agency, lang, &charts)
+                .map_err(|e| e.to_string())
+        })
+        .await;
+    }
     let st = state.clone();
     let format = format.to_owned();
     let agency_q = agency_code
@@ -435,31 +456,10 @@ async fn report(
             }
             _ => {
                 let (from, to) = period.bounds(st.convention);
-                let figure = |k: ChartKind| {
-                    let q = format!("from={from}&to={to}&lang={}{agency_q}", lang.code());
-                    Figure {
-                        src: format!("/charts/{}.png?{q}", k.name()),
-                        title: k
-                            .title(
-                                lang,
-                                if agency.is_some() {
-                                    motcua_queries::charts::Grouping::Sector
-                                } else {
-                                    motcua_queries::charts::Grouping::Agency
-                                },
-                            )
-                            .to_owned(),
-                        links: vec![
-                            ("PNG".into(), format!("/charts/{}.png?{q}", k.name())),
-                            ("SVG".into(), format!("/charts/{}.svg?{q}", k.name())),
-                        ],
-                    }
-                };
+                let q = format!("from={from}&to={to}&lang={}{agency_q}", lang.code());
+                let figure = |k: ChartKind| chart_figure(k, &q, lang, agency);
                 let base = format!("/reports/{period}?lang={}{agency_q}", lang.code());
-                let downloads = vec![
-                    ("CSV".to_owned(), format!("{base}&format=csv")),
-                    ("JSON".to_owned(), format!("{base}&format=json")),
-                ];
+                let downloads = download_links(&base, &REPORT_FORMATS);
                 let (html, _) = app::report_page(
                     &st,
                     &loaded,
@@ -491,6 +491,75 @@ pub(crate) fn path_segment(
         .map(|Path(s)| s)
         .map_err(|_| ApiError::bad_param(name, "is not valid percent-encoded UTF-8"))
 }
+
+/// The formats `/reports/{period}` answers in.
+pub const REPORT_FORMATS: [&str; 4] = ["html", "csv", "json", "xlsx"];
+
+/// The `format` parameter (html when absent): one of `formats`, else a 400
+/// naming them. `what` is the kind of page ("a report").
+pub(crate) fn parse_format<'a>(
+    p: &'a [(&'static str, String)],
+    formats: &[&'static str],
+    what: &str,
+) -> Result<&'a str, ApiError> {
+    let format = get_param(p, "format").unwrap_or("html");
+    if formats.contains(&format) {
+        return Ok(format);
+    }
+    Err(ApiError::bad_param(
+        "format",
+        format!(
+            "{:?} is not {what} format: use {}",
+            format.chars().take(20).collect::<String>(),
+            formats.join(", ")
+        ),
+    ))
+}
+
+/// Links to a page in its other formats: ("CSV", "{base}&format=csv"), …
+pub(crate) fn download_links(base: &str, formats: &[&str]) -> Vec<(String, String)> {
+    formats
+        .iter()
+        .filter(|f| **f != "html")
+        .map(|f| (f.to_uppercase(), format!("{base}&format={f}")))
+        .collect()
+}
+
+/// A served chart: its PNG (the image) and links to the PNG and the SVG;
+/// `q` is the chart's query string (range, language, agency).
+fn chart_figure(kind: ChartKind, q: &str, lang: Lang, agency: Option<u32>) -> Figure {
+    let png = format!("/charts/{kind}.png?{q}");
+    Figure {
+        src: png.clone(),
+        title: app::chart_title(kind, lang, agency).to_owned(),
+        links: vec![
+            ("PNG".into(), png),
+            ("SVG".into(), format!("/charts/{kind}.svg?{q}")),
+        ],
+    }
+}
+
+/// A workbook drawn by `build` on a blocking thread (it draws charts, so
+/// it holds a render permit), served as a download named `filename`.
+pub(crate) async fn workbook_response(
+    state: &AppState,
+    filename: String,
+    build: impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let bytes = with_render_permit(state, "writing the workbook", build).await?;
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, XLSX_TYPE.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The media type of an .xlsx workbook.
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Percent-encodes a query value.
 pub fn encode(s: &str) -> String {
@@ -589,24 +658,35 @@ fn period_table(html: &mut String, years: &[(i32, Vec<PeriodName>)], base: &str,
     html.push_str("</table>\n");
 }
 
+/// The home page: the charts of the chosen period and agency (lazy-loaded
+/// images, each with links to its PNG and SVG), downloads of that period's
+/// report and index in every format, the periods with data, and a form to
+/// choose period, agency and language (a plain GET: no script needed).
 async fn index(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = params(raw.as_deref(), &["lang"])?;
+    let p = params(raw.as_deref(), &["lang", "period", "agency"])?;
     let lang = parse_lang(&p)?;
+    let chosen_period = get_param(&p, "period").map(parse_period).transpose()?;
     let loaded = state.store.get().await?;
-    let t = lang.t();
+    let agency_code = get_param(&p, "agency");
+    let agency = resolve_agency(&loaded, agency_code)?;
     let years = periods_with_data(&state, &loaded);
+    // The latest year with data, unless one is chosen.
+    let period = chosen_period.unwrap_or_else(|| {
+        PeriodName::Year(years.first().map_or(state.today().year(), |(y, _)| *y))
+    });
+    let agency_q = agency_code
+        .map(|c| format!("&agency={}", encode(c)))
+        .unwrap_or_default();
+    let t = lang.t();
     let mut html = String::with_capacity(32 * 1024);
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title>\
-         <style>body{{font-family:\"DejaVu Sans\",sans-serif;max-width:1100px;margin:0 auto;padding:16px;color:#1a1a1a}}\
-         table{{border-collapse:collapse}}td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}\
-         a{{color:#0072B2}}form{{display:flex;gap:12px;flex-wrap:wrap;align-items:end;padding:12px;background:#f2f2f2}}\
-         label{{display:flex;flex-direction:column;font-size:13px;gap:3px}}small{{color:#4d4d4d}}</style></head><body>\n",
+         <style>{HOME_CSS}</style></head><body>\n",
         lang.code(),
         esc(t.index_title)
     );
@@ -616,37 +696,111 @@ async fn index(
         esc(t.index_title),
         esc(t.index_intro)
     );
+    let here = |l: Lang| esc(&format!("/?lang={}&period={period}{agency_q}", l.code()));
+    let loaded_at = motcua_queries::model::datetime_of(loaded.loaded_at);
     let _ = writeln!(
         html,
-        "<p><small>{}: {} {} · {}: {} · <a href=\"/?lang=vi\">Tiếng Việt</a> · <a href=\"/?lang=en\">English</a></small></p>",
+        "<p><small>{}: {} {} · {}: {} · <a href=\"{}\">Tiếng Việt</a> · <a href=\"{}\">English</a></small></p>",
         esc(t.data_loaded),
-        esc(&lang.date(motcua_queries::model::datetime_of(loaded.loaded_at).date())),
-        motcua_queries::model::datetime_of(loaded.loaded_at).format("%H:%M"),
+        esc(&lang.date(loaded_at.date())),
+        loaded_at.format("%H:%M"),
         esc(t.source),
-        esc(&state.source(lang))
+        esc(&state.source(lang)),
+        here(Lang::Vi),
+        here(Lang::En)
     );
+    home_form(&mut html, &loaded, &years, period, agency, lang);
 
-    // The form.
+    // What to download for the period and agency chosen.
+    let scope = app::scope_label(&loaded, agency, lang);
+    let _ = writeln!(
+        html,
+        "<h2>{} — {}</h2>\n<ul class=\"downloads\">",
+        esc(&lang.period(period)),
+        esc(&scope)
+    );
+    for (label, path, formats) in [
+        (t.report_downloads, "reports", &REPORT_FORMATS),
+        (t.index_downloads, "index", &crate::index_http::FORMATS),
+    ] {
+        let base = format!("/{path}/{period}?lang={}{agency_q}", lang.code());
+        let _ = write!(
+            html,
+            "<li>{}: <a href=\"{}\">HTML</a>",
+            esc(label),
+            esc(&base)
+        );
+        for (name, href) in download_links(&base, formats) {
+            let _ = write!(html, " · <a href=\"{}\">{}</a>", esc(&href), esc(&name));
+        }
+        html.push_str("</li>\n");
+    }
+    html.push_str("</ul>\n");
+
+    // The charts of the period, as the report draws them.
+    let (from, to) = period.bounds(state.convention);
+    let _ = writeln!(
+        html,
+        "<h2>{}</h2>\n<p><small>{} – {}</small></p>\n<section class=\"charts\">",
+        esc(t.charts),
+        esc(&lang.date(from)),
+        esc(&lang.date(to))
+    );
+    let q = format!("from={from}&to={to}&lang={}{agency_q}", lang.code());
+    for kind in ChartKind::ALL {
+        figure_html(
+            &mut html,
+            &chart_figure(kind, &q, lang, agency),
+            Loading::Lazy,
+        );
+    }
+    html.push_str("</section>\n");
+
+    let _ = writeln!(html, "<h2>{}</h2>", esc(t.periods));
+    period_table(&mut html, &years, "/reports", lang);
+    let _ = writeln!(html, "<h2>{}</h2>", esc(t.index_link));
+    period_table(&mut html, &years, "/index", lang);
+    // The worklist of pending dossiers, by state.
+    html.push_str(&crate::worklist_http::home_links(lang));
     let _ = write!(
         html,
-        "<h2>{}</h2>\n<form method=\"get\" action=\"/reports\">",
-        esc(t.choose)
+        "<p><small>/charts/NAME.png|svg ? from=YYYY-MM-DD &amp; to=YYYY-MM-DD &amp; agency=CODE &amp; lang=vi|en &amp; width=200–4000 &amp; height=200–4000</small></p>\n</body></html>\n"
     );
-    let _ = write!(html, "<label>{}<select name=\"period\">", esc(t.periods));
-    let default_period = years.first().map(|(y, _)| PeriodName::Year(*y));
-    for (_, list) in &years {
-        for p in list {
-            let _ = write!(
-                html,
-                "<option value=\"{p}\"{}>{}</option>",
-                if Some(*p) == default_period {
-                    " selected"
-                } else {
-                    ""
-                },
-                esc(&lang.period(*p))
-            );
-        }
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+}
+
+const HOME_CSS: &str = "body{font-family:\"DejaVu Sans\",sans-serif;max-width:1300px;margin:0 auto;padding:16px;color:#1a1a1a}\
+table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
+a{color:#0072B2}form{display:flex;gap:12px;flex-wrap:wrap;align-items:end;padding:12px;background:#f2f2f2}\
+label{display:flex;flex-direction:column;font-size:13px;gap:3px}small{color:#4d4d4d}\
+section.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}\
+figure{margin:0;border:1px solid #ddd;padding:6px}figure img{display:block;width:100%;height:auto}\
+figcaption{font-size:12px;color:#4d4d4d;margin-top:4px}";
+
+/// The form choosing period, agency and language; it reloads this page.
+fn home_form(
+    html: &mut String,
+    loaded: &Loaded,
+    years: &[(i32, Vec<PeriodName>)],
+    period: PeriodName,
+    agency: Option<u32>,
+    lang: Lang,
+) {
+    let t = lang.t();
+    let selected = |yes: bool| if yes { " selected" } else { "" };
+    let _ = write!(
+        html,
+        "<h2>{}</h2>\n<form method=\"get\" action=\"/\"><label>{}<select name=\"period\">",
+        esc(t.choose),
+        esc(t.periods)
+    );
+    for p in years.iter().flat_map(|(_, list)| list) {
+        let _ = write!(
+            html,
+            "<option value=\"{p}\"{}>{}</option>",
+            selected(*p == period),
+            esc(&lang.period(*p))
+        );
     }
     let _ = write!(
         html,
@@ -655,15 +809,17 @@ async fn index(
         esc(t.all_agencies)
     );
     let ds = &loaded.dataset;
-    let mut agencies: Vec<(String, &str)> = (0..ds.agency_codes.len() as u32)
-        .map(|i| (agency_name(ds, i), ds.agency_codes[i as usize].as_str()))
+    let mut agencies: Vec<(String, u32)> = (0..ds.agency_codes.len() as u32)
+        .map(|i| (agency_name(ds, i), i))
         .collect();
     agencies.sort();
-    for (name, code) in &agencies {
+    for (name, i) in &agencies {
+        let code = &ds.agency_codes[*i as usize];
         let _ = write!(
             html,
-            "<option value=\"{}\">{} ({})</option>",
+            "<option value=\"{}\"{}>{} ({})</option>",
             esc(code),
+            selected(agency == Some(*i)),
             esc(name),
             esc(code)
         );
@@ -673,45 +829,8 @@ async fn index(
         "</select></label><label>{}<select name=\"lang\"><option value=\"vi\"{}>Tiếng Việt</option><option value=\"en\"{}>English</option></select></label>\
          <button type=\"submit\">{}</button></form>",
         esc(t.language),
-        if lang == Lang::Vi { " selected" } else { "" },
-        if lang == Lang::En { " selected" } else { "" },
-        esc(t.show_report)
+        selected(lang == Lang::Vi),
+        selected(lang == Lang::En),
+        esc(t.show_charts)
     );
-
-    // Periods.
-    let _ = writeln!(html, "<h2>{}</h2>", esc(t.periods));
-    period_table(&mut html, &years, "/reports", lang);
-
-    // The service index estimate, by period.
-    let _ = writeln!(html, "<h2>{}</h2>", esc(t.index_link));
-    period_table(&mut html, &years, "/index", lang);
-
-    // The worklist of pending dossiers, by state.
-    html.push_str(&crate::worklist_http::home_links(lang));
-
-    // Charts.
-    // The twelve months up to the end of the data (or today, if sooner).
-    let judge = Judge::new(&loaded.dataset, &state.calendar);
-    let end = data_span(&judge).map_or(state.today(), |(_, last)| last.min(state.today()));
-    let (from, to) = default_range(end, state.convention);
-    let _ = write!(
-        html,
-        "<h2>{}</h2>\n<p><small>{} – {}</small></p><ul>",
-        esc(t.charts),
-        esc(&lang.date(from)),
-        esc(&lang.date(to))
-    );
-    for k in ChartKind::ALL {
-        let _ = write!(
-            html,
-            "<li>{} — <a href=\"/charts/{k}.png?{q}\">PNG</a> · <a href=\"/charts/{k}.svg?{q}\">SVG</a> <small><code>{k}</code></small></li>",
-            esc(k.title(lang, motcua_queries::charts::Grouping::Agency)),
-            q = format!("from={from}&amp;to={to}&amp;lang={}", lang.code())
-        );
-    }
-    let _ = write!(
-        html,
-        "</ul>\n<p><small>/charts/NAME.png|svg ? from=YYYY-MM-DD &amp; to=YYYY-MM-DD &amp; agency=CODE &amp; lang=vi|en &amp; width=200–4000 &amp; height=200–4000</small></p>\n</body></html>\n"
-    );
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }

@@ -289,6 +289,15 @@ pub struct Texts {
     pub col_costliest: &'static str,
     pub not_applicable: &'static str,
     pub declared: &'static str,
+    // Workbooks (sheet names: at most 31 characters, none of []:*?/\).
+    pub sheet_report: &'static str,
+    pub sheet_ranking: &'static str,
+    pub sheet_indicators: &'static str,
+    pub col_agency_code: &'static str,
+    // Home page.
+    pub report_downloads: &'static str,
+    pub index_downloads: &'static str,
+    pub show_charts: &'static str,
 }
 
 pub static VI: Texts = Texts {
@@ -425,6 +434,13 @@ pub static VI: Texts = Texts {
     col_costliest: "Chỉ số mất nhiều điểm nhất",
     not_applicable: "Không áp dụng",
     declared: "Kê khai",
+    sheet_report: "Biểu 06",
+    sheet_ranking: "Xếp hạng",
+    sheet_indicators: "Chi tiết theo chỉ số",
+    col_agency_code: "Mã cơ quan",
+    report_downloads: "Báo cáo Biểu 06",
+    index_downloads: "Chỉ số phục vụ (ước tính)",
+    show_charts: "Xem biểu đồ",
 };
 
 pub static EN: Texts = Texts {
@@ -561,6 +577,13 @@ pub static EN: Texts = Texts {
     col_costliest: "Indicator losing the most points",
     not_applicable: "Not applicable",
     declared: "Declared",
+    sheet_report: "Form 06",
+    sheet_ranking: "Ranking",
+    sheet_indicators: "By indicator",
+    col_agency_code: "Agency code",
+    report_downloads: "Form 06 report",
+    index_downloads: "Service index (estimate)",
+    show_charts: "Show charts",
 };
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `/index/{period}` — the service index estimate (DESIGN §8) for any
 //! period (`2025`, `2025-H1`, `2025-Q3`, `2025-07`): HTML (Vietnamese by
-//! default, `lang=en`), `?format=csv` (UTF-8 with BOM) or `?format=json`.
+//! default, `lang=en`), `?format=csv` (UTF-8 with BOM), `?format=json` or
+//! `?format=xlsx` (a workbook: the ranking, the indicators as in the CSV,
+//! and the chart).
 //! `agency=CODE` details that agency on the page, and keeps only its row
 //! and the province's in the CSV and JSON (the ranking on the page stays
 //! whole, so the agency sees where it stands).
@@ -14,13 +16,14 @@ use motcua_queries::charts::Grouping;
 use crate::app::{self, AppState};
 use crate::charts::ChartKind;
 use crate::http::{
-    ApiError, encode, get_param, params, parse_lang, parse_period, path_segment, resolve_agency,
+    ApiError, download_links, encode, get_param, params, parse_format, parse_lang, parse_period,
+    path_segment, resolve_agency, workbook_response,
 };
 use crate::report_html::Figure;
 use crate::service_index::csv;
 
 /// The formats `/index/{period}` answers in.
-pub const FORMATS: [&str; 3] = ["html", "csv", "json"];
+pub const FORMATS: [&str; 4] = ["html", "csv", "json", "xlsx"];
 
 pub async fn service_index(
     State(state): State<AppState>,
@@ -30,20 +33,20 @@ pub async fn service_index(
     let period = parse_period(&path_segment(period, "period")?)?;
     let p = params(raw.as_deref(), &["format", "agency", "lang"])?;
     let lang = parse_lang(&p)?;
-    let format = get_param(&p, "format").unwrap_or("html").to_owned();
-    if !FORMATS.contains(&format.as_str()) {
-        return Err(ApiError::bad_param(
-            "format",
-            format!(
-                "{:?} is not an index format: use {}",
-                format.chars().take(20).collect::<String>(),
-                FORMATS.join(", ")
-            ),
-        ));
-    }
+    let format = parse_format(&p, &FORMATS, "an index")?.to_owned();
     let loaded = state.store.get().await?;
     let agency_code = get_param(&p, "agency").map(str::to_owned);
     let agency = resolve_agency(&loaded, agency_code.as_deref())?;
+    if format == "xlsx" {
+        let st = state.clone();
+        return workbook_response(&state, format!("index-{period}.xlsx"), move || {
+            let kinds = [ChartKind::ServiceIndexByAgency];
+            let charts = app::chart_images(&st, &loaded, period, agency, lang, &kinds)?;
+            app::service_index_workbook(&st, &loaded, period, agency, lang, &charts)
+                .map_err(|e| e.to_string())
+        })
+        .await;
+    }
     let st = state.clone();
     let response = tokio::task::spawn_blocking(move || -> Response {
         let filtered = || {
@@ -101,10 +104,7 @@ pub async fn service_index(
                     agency,
                     lang,
                     figure,
-                    vec![
-                        ("CSV".to_owned(), format!("{base}&format=csv")),
-                        ("JSON".to_owned(), format!("{base}&format=json")),
-                    ],
+                    download_links(&base, &FORMATS),
                     Some(format!("/?lang={}", lang.code())),
                     Some(&link),
                 );

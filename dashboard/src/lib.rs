@@ -16,6 +16,7 @@ pub mod render;
 pub mod report_html;
 pub mod service_index;
 pub mod worklist_http;
+pub mod xlsx;
 
 use anyhow::Context;
 

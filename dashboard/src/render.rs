@@ -1,7 +1,8 @@
 //! `render --period P --out DIR`: a self-contained bundle for offline
 //! distribution — `report.html` (relative links only), every chart as PNG
-//! and SVG under `charts/`, `report.csv` and `report.json`, and the service
-//! index estimate (DESIGN §8) as `index.html`, `index.csv` and `index.json`.
+//! and SVG under `charts/`, `report.csv`, `report.json` and the workbook
+//! `report.xlsx` (Biểu 06 and its charts), and the service index estimate
+//! (DESIGN §8) as `index.html`, `index.csv`, `index.json` and `index.xlsx`.
 //!
 //! Every file is written inside DIR: names are plain relative paths (no
 //! `..`, no root), a folder on the way that is a symlink leading outside DIR
@@ -13,14 +14,14 @@ use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail};
-use motcua_queries::charts::Grouping;
 use motcua_queries::report::PeriodName;
 
-use crate::app::{self, AppState, ChartRequest, Format, REPORT_CHART_SIZE};
+use crate::app::{self, AppState, Format};
 use crate::charts::ChartKind;
 use crate::data::Loaded;
 use crate::i18n::Lang;
 use crate::report_html::Figure;
+use crate::xlsx::ChartImage;
 
 /// A folder that files are written into and never out of.
 #[derive(Debug)]
@@ -128,7 +129,7 @@ pub fn write_bundle(
     progress: bool,
 ) -> anyhow::Result<Bundle> {
     let dir = BundleDir::open(out)?;
-    let total = ChartKind::ALL.len() * 2 + 6;
+    let total = ChartKind::ALL.len() * 2 + 8;
     let mut files = Vec::with_capacity(total);
     let step = |name: &str, bytes: &[u8], files: &mut Vec<(String, usize)>| -> anyhow::Result<()> {
         dir.write(name, bytes)?;
@@ -142,42 +143,41 @@ pub fn write_bundle(
         }
         Ok(())
     };
-    let (from, to) = period.bounds(state.convention);
-    let (w, h) = REPORT_CHART_SIZE;
+    // The PNGs are kept for the workbooks' charts sheets: drawn once.
+    let mut pngs = Vec::with_capacity(ChartKind::ALL.len());
     for kind in ChartKind::ALL {
-        let req = ChartRequest {
-            kind,
-            from,
-            to,
-            agency,
-            lang,
-            width: w,
-            height: h,
-            period: Some(period),
-        };
+        let req = app::period_chart(state, kind, period, agency, lang);
         for format in [Format::Png, Format::Svg] {
             let bytes = app::chart(state, loaded, &req, format)
                 .map_err(|e| anyhow::anyhow!("drawing {}: {e}", kind.name()))?;
             step(&chart_file(kind, format), &bytes, &mut files)?;
+            if format == Format::Png {
+                pngs.push((kind, bytes));
+            }
         }
     }
-    let grouping = if agency.is_some() {
-        Grouping::Sector
-    } else {
-        Grouping::Agency
+    let images = |kinds: &[ChartKind]| -> Vec<ChartImage> {
+        pngs.iter()
+            .filter(|(k, _)| kinds.contains(k))
+            .map(|(k, png)| ChartImage {
+                title: app::chart_title(*k, lang, agency).to_owned(),
+                png: png.clone(),
+            })
+            .collect()
     };
     let figure = |k: ChartKind| Figure {
         src: chart_file(k, Format::Png),
-        title: k.title(lang, grouping).to_owned(),
+        title: app::chart_title(k, lang, agency).to_owned(),
         links: vec![
             ("PNG".into(), chart_file(k, Format::Png)),
             ("SVG".into(), chart_file(k, Format::Svg)),
         ],
     };
-    let downloads = vec![
-        ("CSV".to_owned(), "index.csv".to_owned()),
-        ("JSON".to_owned(), "index.json".to_owned()),
-    ];
+    let downloads = |name: &str| {
+        ["CSV", "JSON", "XLSX"]
+            .map(|f| (f.to_owned(), format!("{name}.{}", f.to_lowercase())))
+            .to_vec()
+    };
     let (html, view) = app::service_index_page(
         state,
         loaded,
@@ -185,7 +185,7 @@ pub fn write_bundle(
         agency,
         lang,
         figure(ChartKind::ServiceIndexByAgency),
-        downloads,
+        downloads("index"),
         None,
         None,
     );
@@ -198,18 +198,41 @@ pub fn write_bundle(
     step("index.csv", csv.as_bytes(), &mut files)?;
     let json = serde_json::to_string_pretty(&view.report)?;
     step("index.json", json.as_bytes(), &mut files)?;
-    let downloads = vec![
-        ("CSV".to_owned(), "report.csv".to_owned()),
-        ("JSON".to_owned(), "report.json".to_owned()),
-    ];
+    let xlsx = app::service_index_workbook(
+        state,
+        loaded,
+        period,
+        agency,
+        lang,
+        &images(&[ChartKind::ServiceIndexByAgency]),
+    )
+    .context("writing index.xlsx")?;
+    step("index.xlsx", &xlsx, &mut files)?;
     let (html, report) = app::report_page(
-        state, loaded, period, agency, lang, &figure, downloads, None,
+        state,
+        loaded,
+        period,
+        agency,
+        lang,
+        &figure,
+        downloads("report"),
+        None,
     );
     step("report.html", html.as_bytes(), &mut files)?;
     let csv = crate::csv::report_csv(&report, &loaded.dataset, lang);
     step("report.csv", csv.as_bytes(), &mut files)?;
     let json = serde_json::to_string_pretty(&report)?;
     step("report.json", json.as_bytes(), &mut files)?;
+    let xlsx = app::report_workbook(
+        state,
+        loaded,
+        period,
+        agency,
+        lang,
+        &images(&ChartKind::REPORT),
+    )
+    .context("writing report.xlsx")?;
+    step("report.xlsx", &xlsx, &mut files)?;
     Ok(Bundle {
         dir: dir.root().to_owned(),
         files,

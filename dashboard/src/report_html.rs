@@ -11,7 +11,7 @@ use motcua_queries::model::Dataset;
 use motcua_queries::report::{PeriodName, Report, ReportRow};
 
 use crate::charts::{agency_name, sector_name};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Texts};
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -36,6 +36,34 @@ pub struct Figure {
     pub title: String,
     /// Links to the same chart in other formats: (label, href).
     pub links: Vec<(String, String)>,
+}
+
+/// When a figure's image loads: at once (a page to print), or as it
+/// scrolls into view (a page of many charts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loading {
+    Eager,
+    Lazy,
+}
+
+/// A chart as `<figure>`: the image at its drawn size (1200×700), the
+/// title as caption, and the links to its formats.
+pub fn figure_html(out: &mut String, f: &Figure, loading: Loading) {
+    let loading = match loading {
+        Loading::Eager => "eager",
+        Loading::Lazy => "lazy",
+    };
+    let _ = write!(
+        out,
+        "<figure><img src=\"{}\" alt=\"{}\" width=\"1200\" height=\"700\" loading=\"{loading}\"><figcaption>{}<span class=\"links\">",
+        esc(&f.src),
+        esc(&f.title),
+        esc(&f.title)
+    );
+    for (label, href) in &f.links {
+        let _ = write!(out, " · <a href=\"{}\">{}</a>", esc(href), esc(label));
+    }
+    out.push_str("</span></figcaption></figure>\n");
 }
 
 /// Everything the page shows.
@@ -105,6 +133,131 @@ p.empty { text-align: center; padding: 20px; font-style: italic; }
   figure img { max-height: 170mm; width: auto; max-width: 100%; margin: 0 auto; }
 }
 "#;
+
+/// How many columns the form has: STT, the name, and the eleven numbers.
+pub const FORM_COLUMNS: u16 = 13;
+
+/// How many rows the form's grouped column names take (the column numbers follow).
+pub const HEADER_ROWS: u16 = 4;
+
+/// One cell of the form's column header: where it starts (row within the
+/// header, 0-based column) and how many rows and columns it spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderCell {
+    pub row: u16,
+    pub col: u16,
+    pub rows: u16,
+    pub cols: u16,
+    pub text: &'static str,
+}
+
+/// The column header of Biểu 06, the one layout the HTML page and the
+/// workbook both draw: (1) STT, (2) name, (3)–(6) received, (7)–(13) results.
+pub fn header_cells(t: &Texts) -> Vec<HeaderCell> {
+    let cell = |row, col, rows, cols, text| HeaderCell {
+        row,
+        col,
+        rows,
+        cols,
+        text,
+    };
+    let mut cells = vec![
+        cell(0, 0, 4, 1, t.col_no),
+        cell(0, 1, 4, 1, t.col_name),
+        cell(0, 2, 1, 4, t.col_received),
+        cell(0, 6, 1, 7, t.col_results),
+        cell(1, 2, 3, 1, t.col_received_total),
+        cell(1, 3, 1, 3, t.col_of_which),
+        cell(1, 6, 1, 4, t.col_resolved),
+        cell(1, 10, 1, 3, t.col_pending),
+        cell(2, 3, 1, 2, t.col_new),
+        cell(2, 5, 2, 1, t.col_carried_over),
+    ];
+    let results = [
+        t.col_total,
+        t.col_early,
+        t.col_on_time,
+        t.col_late,
+        t.col_total,
+        t.col_in_time,
+        t.col_overdue,
+    ];
+    cells.extend(
+        (6..)
+            .zip(results)
+            .map(|(col, text)| cell(2, col, 2, 1, text)),
+    );
+    cells.push(cell(3, 3, 1, 1, t.col_online));
+    cells.push(cell(3, 4, 1, 1, t.col_offline));
+    cells
+}
+
+/// What a row of the form is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    Agency,
+    Sector,
+    Total,
+}
+
+/// A row of the form as printed: its number ("2", "2.3"), its name, and the
+/// code shown beside an agency's name.
+#[derive(Debug, Clone)]
+pub struct LabelledRow<'a> {
+    pub kind: RowKind,
+    pub stt: String,
+    pub name: String,
+    pub code: Option<String>,
+    pub row: &'a ReportRow,
+}
+
+/// The report's rows numbered and named as the form prints them: agencies
+/// 1, 2, …, their sectors 1.1, 1.2, …, then the grand total.
+pub fn labelled_rows<'a>(report: &'a Report, ds: &Dataset, lang: Lang) -> Vec<LabelledRow<'a>> {
+    let (mut agency_no, mut sector_no) = (0, 0);
+    report
+        .rows
+        .iter()
+        .map(|row| match (&row.agency, &row.sector) {
+            (Some(code), None) => {
+                agency_no += 1;
+                sector_no = 0;
+                let name = ds
+                    .agency_index(code)
+                    .map_or_else(|| code.clone(), |i| agency_name(ds, i));
+                LabelledRow {
+                    kind: RowKind::Agency,
+                    stt: agency_no.to_string(),
+                    code: (name != *code).then(|| code.clone()),
+                    name,
+                    row,
+                }
+            }
+            (Some(_), Some(sector)) => {
+                sector_no += 1;
+                let name = ds
+                    .sector_codes
+                    .iter()
+                    .position(|c| c == sector)
+                    .map_or_else(|| sector.clone(), |i| sector_name(ds, i as u32, lang));
+                LabelledRow {
+                    kind: RowKind::Sector,
+                    stt: format!("{agency_no}.{sector_no}"),
+                    name,
+                    code: None,
+                    row,
+                }
+            }
+            (None, _) => LabelledRow {
+                kind: RowKind::Total,
+                stt: String::new(),
+                name: lang.t().grand_total.to_owned(),
+                code: None,
+                row,
+            },
+        })
+        .collect()
+}
 
 fn number(n: u64, lang: Lang) -> String {
     lang.int(n)
@@ -208,92 +361,38 @@ pub fn render(page: &ReportPage<'_>) -> String {
 
     // The header of the form: four rows of grouped column names, then the numbers.
     out.push_str("<table class=\"b06\">\n<thead>\n");
-    let _ = writeln!(
-        out,
-        "<tr><th rowspan=\"4\">{}</th><th rowspan=\"4\">{}</th><th colspan=\"4\">{}</th><th colspan=\"7\">{}</th></tr>",
-        esc(t.col_no),
-        esc(t.col_name),
-        esc(t.col_received),
-        esc(t.col_results)
-    );
-    let _ = writeln!(
-        out,
-        "<tr><th rowspan=\"3\">{}</th><th colspan=\"3\">{}</th><th colspan=\"4\">{}</th><th colspan=\"3\">{}</th></tr>",
-        esc(t.col_received_total),
-        esc(t.col_of_which),
-        esc(t.col_resolved),
-        esc(t.col_pending)
-    );
-    let _ = write!(
-        out,
-        "<tr><th colspan=\"2\">{}</th><th rowspan=\"2\">{}</th>",
-        esc(t.col_new),
-        esc(t.col_carried_over)
-    );
-    for name in [
-        t.col_total,
-        t.col_early,
-        t.col_on_time,
-        t.col_late,
-        t.col_total,
-        t.col_in_time,
-        t.col_overdue,
-    ] {
-        let _ = write!(out, "<th rowspan=\"2\">{}</th>", esc(name));
+    let cells = header_cells(t);
+    for row in 0..HEADER_ROWS {
+        out.push_str("<tr>");
+        for c in cells.iter().filter(|c| c.row == row) {
+            out.push_str("<th");
+            if c.rows > 1 {
+                let _ = write!(out, " rowspan=\"{}\"", c.rows);
+            }
+            if c.cols > 1 {
+                let _ = write!(out, " colspan=\"{}\"", c.cols);
+            }
+            let _ = write!(out, ">{}</th>", esc(c.text));
+        }
+        out.push_str("</tr>\n");
     }
-    out.push_str("</tr>\n");
-    let _ = writeln!(
-        out,
-        "<tr><th>{}</th><th>{}</th></tr>",
-        esc(t.col_online),
-        esc(t.col_offline)
-    );
     out.push_str("<tr class=\"colno\">");
-    for i in 1..=13 {
+    for i in 1..=FORM_COLUMNS {
         let _ = write!(out, "<td>({i})</td>");
     }
     out.push_str("</tr>\n</thead>\n<tbody>\n");
 
-    let mut agency_no = 0;
-    let mut sector_no = 0;
-    for row in &report.rows {
-        match (&row.agency, &row.sector) {
-            (Some(code), None) => {
-                agency_no += 1;
-                sector_no = 0;
-                let name = page
-                    .dataset
-                    .agency_index(code)
-                    .map_or_else(|| code.clone(), |i| agency_name(page.dataset, i));
-                let cell = if name == *code {
-                    esc(code)
-                } else {
-                    format!("{} <small>({})</small>", esc(&name), esc(code))
-                };
-                row_html(&mut out, "agency", &agency_no.to_string(), &cell, row, lang);
-            }
-            (Some(_), Some(sector)) => {
-                sector_no += 1;
-                let name = page
-                    .dataset
-                    .sector_codes
-                    .iter()
-                    .position(|c| c == sector)
-                    .map_or_else(
-                        || sector.clone(),
-                        |i| sector_name(page.dataset, i as u32, lang),
-                    );
-                row_html(
-                    &mut out,
-                    "sector",
-                    &format!("{agency_no}.{sector_no}"),
-                    &esc(&name),
-                    row,
-                    lang,
-                );
-            }
-            (None, _) => row_html(&mut out, "total", "", &esc(t.grand_total), row, lang),
-        }
+    for row in labelled_rows(report, page.dataset, lang) {
+        let name = match &row.code {
+            Some(code) => format!("{} <small>({})</small>", esc(&row.name), esc(code)),
+            None => esc(&row.name),
+        };
+        let class = match row.kind {
+            RowKind::Agency => "agency",
+            RowKind::Sector => "sector",
+            RowKind::Total => "total",
+        };
+        row_html(&mut out, class, &row.stt, &name, row.row, lang);
     }
     out.push_str("</tbody>\n</table>\n");
     if report.rows.iter().all(|r| r.agency.is_none()) {
@@ -312,19 +411,7 @@ pub fn render(page: &ReportPage<'_>) -> String {
             esc(t.charts_heading)
         );
         for f in &page.figures {
-            let _ = write!(
-                out,
-                "<figure><img src=\"{}\" alt=\"{}\" width=\"1200\" height=\"700\" loading=\"eager\"><figcaption>{}",
-                esc(&f.src),
-                esc(&f.title),
-                esc(&f.title)
-            );
-            out.push_str("<span class=\"links\">");
-            for (label, href) in &f.links {
-                let _ = write!(out, " · <a href=\"{}\">{}</a>", esc(href), esc(label));
-            }
-            out.push_str("</span>");
-            out.push_str("</figcaption></figure>\n");
+            figure_html(&mut out, f, Loading::Eager);
         }
         out.push_str("</section>\n");
     }

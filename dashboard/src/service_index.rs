@@ -19,7 +19,7 @@ use motcua_queries::{Judge, Ts};
 use crate::charts::{IndexScore, Labelled, agency_name};
 use crate::csv::{BOM, field};
 use crate::i18n::Lang;
-use crate::report_html::{Figure, esc};
+use crate::report_html::{Figure, Loading, esc, figure_html};
 
 /// The index of a period (the JSON of DESIGN §8) with the indicator table
 /// it was scored with (names, groups, targets).
@@ -45,7 +45,7 @@ pub fn view(
 }
 
 impl IndexView {
-    fn info(&self, id: &str) -> Option<&Indicator> {
+    pub(crate) fn info(&self, id: &str) -> Option<&Indicator> {
         self.table.get(id)
     }
 
@@ -93,7 +93,7 @@ impl IndexView {
             .map(|(v, _)| v)
     }
 
-    fn indicator_name(&self, id: &str, lang: Lang) -> String {
+    pub(crate) fn indicator_name(&self, id: &str, lang: Lang) -> String {
         let name = |i: &Indicator| match lang {
             Lang::Vi => i.name_vi.clone(),
             Lang::En => i.name_en.clone(),
@@ -105,7 +105,7 @@ impl IndexView {
     }
 
     /// The target of a measured indicator (declared ones have none to show).
-    fn target(&self, id: &str) -> Option<f64> {
+    pub(crate) fn target(&self, id: &str) -> Option<f64> {
         self.info(id)
             .filter(|i| matches!(i.kind, IndicatorKind::Measured(_)))
             .map(|i| i.target)
@@ -144,7 +144,7 @@ impl IndexView {
 }
 
 /// An agency's name from the catalogue, else its code.
-fn label(ds: &Dataset, code: &str) -> String {
+pub(crate) fn label(ds: &Dataset, code: &str) -> String {
     ds.agency_index(code)
         .map_or_else(|| code.to_owned(), |i| agency_name(ds, i))
 }
@@ -351,18 +351,7 @@ pub fn render(page: &IndexPage<'_>) -> String {
         }
     }
 
-    let f = &page.figure;
-    let _ = write!(
-        out,
-        "<figure><img src=\"{}\" alt=\"{}\" width=\"1200\" height=\"700\" loading=\"eager\"><figcaption>{}<span class=\"links\">",
-        esc(&f.src),
-        esc(&f.title),
-        esc(&f.title)
-    );
-    for (label, href) in &f.links {
-        let _ = write!(out, " · <a href=\"{}\">{}</a>", esc(href), esc(label));
-    }
-    out.push_str("</span></figcaption></figure>\n");
+    figure_html(&mut out, &page.figure, Loading::Eager);
     let _ = write!(
         out,
         "<footer><p class=\"note\">{}: {} · {}: {} {}</p></footer>\n</body>\n</html>\n",
@@ -400,14 +389,22 @@ fn ranking_row(
     for p in view.group_points(row) {
         let _ = write!(out, "<td class=\"n\">{}</td>", esc(&lang.num(p)));
     }
-    let costliest = view.costliest(row).map_or_else(String::new, |v| {
+    let _ = writeln!(
+        out,
+        "<td>{}</td></tr>",
+        esc(&costliest_text(view, row, lang))
+    );
+}
+
+/// The indicator of a row that loses the most points, and how many: "Tiến độ (−3,5)".
+pub(crate) fn costliest_text(view: &IndexView, row: &ScopeScore, lang: Lang) -> String {
+    view.costliest(row).map_or_else(String::new, |v| {
         format!(
             "{} (−{})",
             view.indicator_name(&v.indicator, lang),
             lang.num(v.max - v.points.unwrap_or(0.0))
         )
-    });
-    let _ = writeln!(out, "<td>{}</td></tr>", esc(&costliest));
+    })
 }
 
 fn detail_table(out: &mut String, page: &IndexPage<'_>, row: &ScopeScore) {

@@ -171,14 +171,14 @@ fn render_writes_nothing_outside_its_folder() {
     let (status, log) = render(&["--out", out.to_str().unwrap()]);
     assert!(status.is_some_and(|s| s.success()), "{log}");
     let written = files(&s.join("dotdot"));
-    // Every chart in both formats, plus the report and the index in three formats each.
+    // Every chart in both formats, plus the report and the index in four formats each.
     let mut expected: Vec<String> = motcua_dashboard::charts::ChartKind::ALL
         .iter()
         .flat_map(|k| ["png", "svg"].map(|ext| format!("charts/{}.{ext}", k.name())))
         .chain(
             ["index", "report"]
                 .iter()
-                .flat_map(|f| ["csv", "html", "json"].map(|ext| format!("{f}.{ext}"))),
+                .flat_map(|f| ["csv", "html", "json", "xlsx"].map(|ext| format!("{f}.{ext}"))),
         )
         .collect();
     expected.sort();

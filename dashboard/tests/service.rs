@@ -804,9 +804,9 @@ async fn bad_input_is_a_400_or_404_naming_the_parameter() {
             "`period`",
         ),
         (
-            "/reports/2025?format=xlsx",
+            "/reports/2025?format=xls",
             StatusCode::BAD_REQUEST,
-            "`format`",
+            "use html, csv, json, xlsx",
         ),
         ("/reports/2025?lang=de", StatusCode::BAD_REQUEST, "`lang`"),
         ("/reports/2025?agency=ZZ", StatusCode::NOT_FOUND, "\"ZZ\""),
@@ -889,7 +889,7 @@ async fn the_bundle_is_self_contained() {
         false,
     )
     .unwrap();
-    assert_eq!(bundle.files.len(), ChartKind::ALL.len() * 2 + 6);
+    assert_eq!(bundle.files.len(), ChartKind::ALL.len() * 2 + 8);
     for kind in ChartKind::ALL {
         let png = std::fs::read(out.join(format!("charts/{kind}.png"))).unwrap();
         assert_eq!(decode_png(&png).0, 1200);
@@ -899,6 +899,15 @@ async fn the_bundle_is_self_contained() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("src=\"charts/on_time_trend.png\""));
     assert!(html.contains("href=\"report.csv\"") && html.contains("href=\"report.json\""));
+    assert!(html.contains("href=\"report.xlsx\""));
+    for workbook in ["report.xlsx", "index.xlsx"] {
+        // A zip archive (what an .xlsx is).
+        assert!(
+            std::fs::read(out.join(workbook))
+                .unwrap()
+                .starts_with(b"PK\x03\x04")
+        );
+    }
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(index.contains("src=\"charts/service_index_by_agency.png\""));
     assert!(index.contains("href=\"index.csv\"") && index.contains("href=\"index.json\""));

@@ -213,7 +213,8 @@ async fn chromium_shows_the_report_with_its_charts() {
 
 /// Serves `state` on a loopback port and loads `path` in headless
 /// Chromium twice: in a frame of a probe page that reports how many of its
-/// images loaded ("images 3/3"), and alone for a 1400×3200 screenshot.
+/// images loaded ("images 3/3"; lazy images are asked for at once, and the
+/// probe waits for them), and alone for a 1400×3200 screenshot.
 async fn probe_and_shoot(
     browser: &Path,
     state: AppState,
@@ -225,8 +226,13 @@ async fn probe_and_shoot(
          <pre id=\"result\">pending</pre><script>\
          window.addEventListener('load', function () {{\
            var imgs = Array.from(document.getElementById('r').contentDocument.images);\
-           var ok = imgs.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }}).length;\
-           document.getElementById('result').textContent = 'images ' + ok + '/' + imgs.length;\
+           imgs.forEach(function (i) {{ i.loading = 'eager'; }});\
+           var tries = 0;\
+           (function check() {{\
+             var ok = imgs.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }}).length;\
+             if (ok < imgs.length && tries++ < 50) {{ setTimeout(check, 100); return; }}\
+             document.getElementById('result').textContent = 'images ' + ok + '/' + imgs.length;\
+           }})();\
          }});</script></body></html>"
     );
     let app = router(state).route(
@@ -406,5 +412,34 @@ async fn chromium_shows_the_worklist() {
         .filter(|p| p.len() >= 3 && p[..3] == overdue)
         .count();
     assert!(n > 500, "overdue rows' colour on only {n} pixels");
+    db.drop_db().await;
+}
+
+/// The home page as a person sees it: every chart of the period, loaded.
+#[tokio::test]
+async fn chromium_shows_the_home_page_with_every_chart() {
+    let Some(browser) = require("headless Chromium", chromium()) else {
+        return;
+    };
+    let db = demo_db(Engine::Sqlite)
+        .await
+        .expect("SQLite is always available");
+    let state = state_for(&db.url);
+    let (result, bytes) = probe_and_shoot(&browser, state, "/?period=2025-Q4", "home").await;
+    let expected = motcua_dashboard::charts::ChartKind::ALL.len();
+    assert_eq!(
+        result,
+        format!("images {expected}/{expected}"),
+        "the DOM probe says {result:?}"
+    );
+    let (w, h, distinct, counts) = analyse(&bytes);
+    assert_eq!((w, h), (1400, 3200));
+    assert!(distinct > 200, "only {distinct} colours: a blank page?");
+    for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
+        assert!(
+            *n > 500,
+            "chart colour {colour:02X?} on only {n} pixels: charts not shown?"
+        );
+    }
     db.drop_db().await;
 }
