@@ -19,12 +19,18 @@ use motcua_queries::{ConnectOptions, Reader, WorkCalendar};
 
 use crate::support::{Engine, demo_db, require};
 
-/// The dashboard's state over a database URL, with "now" fixed after the demo.
-fn state_for(url: &str) -> AppState {
+/// The dashboard's state over a database URL, on the real clock, with the
+/// shipped calendar, period convention and indicator table.
+pub(crate) fn state_over(url: &str) -> AppState {
     let calendar = WorkCalendar::builtin();
     let reader = Reader::open(url, None, &ConnectOptions::default()).expect("demo URL");
     let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600));
-    let mut state = AppState::new(store, calendar);
+    AppState::new(store, calendar)
+}
+
+/// The dashboard's state over a database URL, with "now" fixed after the demo.
+fn state_for(url: &str) -> AppState {
+    let mut state = state_over(url);
     state.fixed_now = Some(motcua_queries::model::ts_of(
         chrono::NaiveDate::from_ymd_opt(2026, 7, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -33,7 +39,7 @@ fn state_for(url: &str) -> AppState {
     state
 }
 
-async fn fetch(app: &axum::Router, uri: &str) -> (u16, Vec<u8>) {
+pub(crate) async fn fetch(app: &axum::Router, uri: &str) -> (u16, Vec<u8>) {
     use tower::ServiceExt;
     let response = app
         .clone()

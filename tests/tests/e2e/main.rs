@@ -4,5 +4,6 @@ mod engines;
 mod grafana;
 mod incremental;
 mod live;
+mod service_index;
 mod support;
 mod vendor_types;
