@@ -20,7 +20,7 @@ use motcua_queries::Source;
 
 use crate::live::{
     Running, exporter_binary, free_port, http_get, instant_query, prometheus_installed, repo_root,
-    wait_until,
+    start_prometheus, wait_exporter_up, wait_until,
 };
 use crate::support::{Engine, demo_db};
 
@@ -112,18 +112,6 @@ fn exporter(bin: &Path, db: &str, port: u16, data_dir: &Path, raw: bool) -> Comm
         cmd.env_remove(motcua_exporter::app::NO_COUNTER_OFFSETS_ENV);
     }
     cmd
-}
-
-fn wait_up(running: &mut Running, port: u16) {
-    wait_until("the exporter's first refresh", 60, || {
-        running.assert_alive();
-        let (status, body) = http_get(port, "/metrics").map_err(|e| e.to_string())?;
-        if status == 200 && body.lines().any(|l| l.trim() == "motcua_up 1") {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}, motcua_up not 1 yet"))
-        }
-    });
 }
 
 /// Counter and histogram series names of a /metrics body.
@@ -236,12 +224,13 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     };
     let mut shipped = start(port, false, 1);
     let mut raw = start(raw_port, true, 1);
-    wait_up(&mut shipped, port);
-    wait_up(&mut raw, raw_port);
+    wait_exporter_up(&mut shipped, port, 60);
+    wait_exporter_up(&mut raw, raw_port, 60);
 
-    fs::write(
-        dir.join("prometheus.yml"),
-        format!(
+    let mut prometheus = start_prometheus(
+        &dir,
+        prom_port,
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
              rule_files: [{rules}]\n\
              scrape_configs:\n\
@@ -251,20 +240,7 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
              \x20     - {{source_labels: [agency], regex: '(.+)', target_label: agency, replacement: 'raw-$1'}}\n",
             rules = rule_files().join(", ")
         ),
-    )
-    .unwrap();
-    let mut cmd = Command::new("prometheus");
-    cmd.arg(format!(
-        "--config.file={}",
-        dir.join("prometheus.yml").display()
-    ))
-    .arg(format!(
-        "--storage.tsdb.path={}",
-        dir.join("tsdb").display()
-    ))
-    .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-    .current_dir(&dir);
-    let mut prometheus = Running::start("prometheus", cmd, dir.join("prometheus.log"));
+    );
     wait_until("both exporters scraped", 60, || {
         prometheus.assert_alive();
         let up = instant_query(prom_port, "sum(up)")?
@@ -310,8 +286,8 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     drop(raw);
     let mut shipped = start(port, false, 2);
     let mut raw = start(raw_port, true, 2);
-    wait_up(&mut shipped, port);
-    wait_up(&mut raw, raw_port);
+    wait_exporter_up(&mut shipped, port, 60);
+    wait_exporter_up(&mut raw, raw_port, 60);
     s.stream_for(6);
 
     // Without offsets the same sequence pages: wait for the burn-rate

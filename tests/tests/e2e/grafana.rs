@@ -15,8 +15,8 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::live::{
-    Running, exporter_binary, free_port, http_get, instant_query, prom_api, prometheus_installed,
-    repo_root, url_encode, wait_until,
+    Running, ScratchDir, exporter_binary, free_port, http_get, instant_query, prom_api,
+    prometheus_installed, repo_root, start_prometheus, url_encode, wait_exporter_up, wait_until,
 };
 use crate::support::in_ci;
 
@@ -1070,16 +1070,8 @@ fn grafana_live_prometheus_evaluates_every_query() {
     }
     let exporter_bin = exporter_binary();
 
-    let dir = std::env::temp_dir().join(format!("motcua-grafana-live-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    struct Cleanup(PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-    let _cleanup = Cleanup(dir.clone());
+    let scratch = ScratchDir::new("motcua-grafana-live");
+    let dir = scratch.path().to_owned();
 
     // The exporter over a small demo database.
     let exporter_port = free_port();
@@ -1101,15 +1093,7 @@ fn grafana_live_prometheus_evaluates_every_query() {
         .env_remove("MOTCUA_DATABASE_URL")
         .env_remove("MOTCUA_CONFIG");
     let mut exporter = Running::start("motcua-exporter", cmd, dir.join("exporter.log"));
-    wait_until("the exporter's first refresh", 300, || {
-        exporter.assert_alive();
-        let (status, body) = http_get(exporter_port, "/metrics").map_err(|e| e.to_string())?;
-        if status == 200 && body.lines().any(|l| l.trim() == "motcua_up 1") {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}, motcua_up not 1 yet"))
-        }
-    });
+    wait_exporter_up(&mut exporter, exporter_port, 300);
 
     let (_, metrics) = http_get(exporter_port, "/metrics").expect("exporter /metrics");
     let excused = unserved_and_dependents(&metrics);
@@ -1140,9 +1124,10 @@ fn grafana_live_prometheus_evaluates_every_query() {
             serde_json::to_string(&p.to_string_lossy()).unwrap()
         })
         .collect();
-    fs::write(
-        dir.join("prometheus.yml"),
-        format!(
+    let mut prometheus = start_prometheus(
+        &dir,
+        prom_port,
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
              \x20 external_labels: {{motcua_dashboard_url: '{DASHBOARD_URL}/'}}\n\
              alerting:\n  alertmanagers: [{{static_configs: [{{targets: [\"127.0.0.1:{am_port}\"]}}]}}]\n\
@@ -1150,20 +1135,7 @@ fn grafana_live_prometheus_evaluates_every_query() {
              scrape_configs:\n  - job_name: motcua\n    static_configs:\n      - targets: [\"127.0.0.1:{exporter_port}\"]\n",
             rules.join(", ")
         ),
-    )
-    .unwrap();
-    let mut cmd = Command::new("prometheus");
-    cmd.arg(format!(
-        "--config.file={}",
-        dir.join("prometheus.yml").display()
-    ))
-    .arg(format!(
-        "--storage.tsdb.path={}",
-        dir.join("tsdb").display()
-    ))
-    .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-    .current_dir(&dir);
-    let mut prometheus = Running::start("prometheus", cmd, dir.join("prometheus.log"));
+    );
 
     // A few scrapes, and every rule evaluated at least once with data.
     let records = recording_rules();

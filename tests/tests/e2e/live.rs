@@ -175,3 +175,56 @@ pub fn exporter_binary() -> PathBuf {
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .expect("cargo reported no motcua-exporter executable")
 }
+
+/// A scratch directory under the system's temporary one, named after the
+/// test and the process, emptied when made and removed when dropped.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new(name: &str) -> ScratchDir {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch directory");
+        ScratchDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Waits up to `secs` for the exporter on `port` to serve its first
+/// successful refresh (`motcua_up 1`), failing at once if it exits.
+pub fn wait_exporter_up(exporter: &mut Running, port: u16, secs: u64) {
+    wait_until("the exporter's first refresh", secs, || {
+        exporter.assert_alive();
+        let (status, body) = http_get(port, "/metrics").map_err(|e| e.to_string())?;
+        if status == 200 && body.lines().any(|l| l.trim() == "motcua_up 1") {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}, motcua_up not 1 yet"))
+        }
+    });
+}
+
+/// Starts Prometheus on loopback `port` with `config` (the text of a
+/// prometheus.yml), its configuration, data and log in `dir`.
+pub fn start_prometheus(dir: &Path, port: u16, config: &str) -> Running {
+    let file = dir.join("prometheus.yml");
+    fs::write(&file, config).expect("prometheus.yml");
+    let mut cmd = Command::new("prometheus");
+    cmd.arg(format!("--config.file={}", file.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .current_dir(dir);
+    Running::start("prometheus", cmd, dir.join("prometheus.log"))
+}

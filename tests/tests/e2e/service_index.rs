@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,8 +23,8 @@ use serde_json::Value;
 
 use crate::dashboard::{fetch, state_over};
 use crate::live::{
-    Running, exporter_binary, free_port, http_get, instant_query, prometheus_installed, repo_root,
-    wait_until,
+    Running, ScratchDir, exporter_binary, free_port, http_get, instant_query, prometheus_installed,
+    repo_root, start_prometheus, wait_exporter_up, wait_until,
 };
 
 /// The `period` label values of the exporter, in `current_periods` order.
@@ -54,16 +53,8 @@ fn service_index_rules_and_exporter_agree_with_the_dashboard() {
         return;
     }
     let exporter_bin = exporter_binary();
-    let dir = std::env::temp_dir().join(format!("motcua-service-index-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    struct Cleanup(PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-    let _cleanup = Cleanup(dir.clone());
+    let scratch = ScratchDir::new("motcua-service-index");
+    let dir = scratch.path();
 
     // The exporter generates its demo (activity up to yesterday) in
     // data_dir; the dashboard then reads that very file. Both use the
@@ -84,47 +75,27 @@ fn service_index_rules_and_exporter_agree_with_the_dashboard() {
         .arg(dir.join("exporter.toml"))
         .arg("--listen")
         .arg(format!("127.0.0.1:{exporter_port}"))
-        .current_dir(&dir)
+        .current_dir(dir)
         .env_remove("MOTCUA_DATABASE_URL")
         .env_remove("MOTCUA_CONFIG")
         .env_remove("MOTCUA_SERVICE_INDEX")
         .env_remove("MOTCUA_CALENDAR");
     let mut exporter = Running::start("motcua-exporter", cmd, dir.join("exporter.log"));
-    wait_until("the exporter's first refresh", 300, || {
-        exporter.assert_alive();
-        let (status, body) = http_get(exporter_port, "/metrics").map_err(|e| e.to_string())?;
-        if status == 200 && body.lines().any(|l| l.trim() == "motcua_up 1") {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}, motcua_up not 1 yet"))
-        }
-    });
+    wait_exporter_up(&mut exporter, exporter_port, 300);
 
     // Prometheus with the service index rules only: they are one group.
     let rules = repo_root().join("grafana/prometheus/rules/motcua-service-index-recording.yml");
     let prom_port = free_port();
-    fs::write(
-        dir.join("prometheus.yml"),
-        format!(
+    let mut prometheus = start_prometheus(
+        dir,
+        prom_port,
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
              rule_files: [{}]\n\
              scrape_configs:\n  - job_name: motcua\n    static_configs:\n      - targets: [\"127.0.0.1:{exporter_port}\"]\n",
             serde_json::to_string(&rules.to_string_lossy()).unwrap()
         ),
-    )
-    .unwrap();
-    let mut cmd = Command::new("prometheus");
-    cmd.arg(format!(
-        "--config.file={}",
-        dir.join("prometheus.yml").display()
-    ))
-    .arg(format!(
-        "--storage.tsdb.path={}",
-        dir.join("tsdb").display()
-    ))
-    .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-    .current_dir(&dir);
-    let mut prometheus = Running::start("prometheus", cmd, dir.join("prometheus.log"));
+    );
     wait_until("the province's score for the three periods", 120, || {
         prometheus.assert_alive();
         exporter.assert_alive();
