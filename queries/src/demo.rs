@@ -578,7 +578,15 @@ const BAD_RATING_SHARE: f64 = 0.0005; // of evaluations
 const ZIPF_EXPONENT: f64 = 1.2;
 
 /// The agencies whose lateness the demo is about, with their late share.
-const LATE_AGENCIES: [(&str, f64); 3] = [("DBI.STNMT", 0.24), ("DBI.HMN", 0.27), ("DBI.HTG", 0.17)];
+/// Mường Nhé and Tuần Giáo stay late after the reorganisation, as their
+/// successor communes.
+const LATE_AGENCIES: [(&str, f64); 5] = [
+    ("DBI.STNMT", 0.24),
+    ("DBI.HMN", 0.27),
+    ("DBI.HTG", 0.17),
+    ("DBI.XMN", 0.27),
+    ("DBI.XTG", 0.17),
+];
 
 // ---------------------------------------------------------------------------
 // The catalogue.
@@ -629,6 +637,47 @@ const AGENCIES: &[(&str, &str, Level, f64)] = &[
     ("DBI.HMC.TMC", "UBND thị trấn Mường Chà", Level::Commune, 0.7),
     ("DBI.HMN.XCC", "UBND xã Chung Chải", Level::Commune, 0.6),
     ("DBI.HNP.XNH", "UBND xã Nà Hỳ", Level::Commune, 0.7),
+    // The communes of the two-tier local government, from 1 July 2025:
+    // directly under the province, each the successor of the old units in
+    // REORGANISED. They are never drawn (weight 0): dossiers reach them
+    // through their predecessors.
+    ("DBI.PDBP", "UBND phường Điện Biên Phủ", Level::Commune, 0.0),
+    ("DBI.PHLA", "UBND phường Him Lam", Level::Commune, 0.0),
+    ("DBI.PML", "UBND phường Mường Lay", Level::Commune, 0.0),
+    ("DBI.XTX", "UBND xã Thanh Xương", Level::Commune, 0.0),
+    ("DBI.XTA", "UBND xã Thanh An", Level::Commune, 0.0),
+    ("DBI.XDBD", "UBND xã Điện Biên Đông", Level::Commune, 0.0),
+    ("DBI.XMA", "UBND xã Mường Ảng", Level::Commune, 0.0),
+    ("DBI.XTG", "UBND xã Tuần Giáo", Level::Commune, 0.0),
+    ("DBI.XQT", "UBND xã Quài Tở", Level::Commune, 0.0),
+    ("DBI.XTC", "UBND xã Tủa Chùa", Level::Commune, 0.0),
+    ("DBI.XMC", "UBND xã Mường Chà", Level::Commune, 0.0),
+    ("DBI.XMN", "UBND xã Mường Nhé", Level::Commune, 0.0),
+    ("DBI.XCC", "UBND xã Chung Chải", Level::Commune, 0.0),
+    ("DBI.XNH", "UBND xã Nà Hỳ", Level::Commune, 0.0),
+];
+
+/// The first day of the two-tier local government (1 July 2025): the
+/// district people's committees ended and communes were merged. Dossiers
+/// received from then on go to the successor of the unit drawn for them,
+/// so the old units receive nothing after 30 June 2025 and a year's
+/// report holds both.
+const REORGANISED_FROM: (i32, u32, u32) = (2025, 7, 1);
+
+/// (old unit, its successor commune from [`REORGANISED_FROM`]).
+#[rustfmt::skip]
+const REORGANISED: &[(&str, &str)] = &[
+    ("DBI.TDB", "DBI.PDBP"), ("DBI.TDB.PMT", "DBI.PDBP"), ("DBI.TDB.PTT", "DBI.PDBP"),
+    ("DBI.TDB.PHL", "DBI.PHLA"),
+    ("DBI.TML", "DBI.PML"), ("DBI.TML.PNL", "DBI.PML"),
+    ("DBI.HDB", "DBI.XTX"), ("DBI.HDB.XTX", "DBI.XTX"), ("DBI.HDB.XTA", "DBI.XTA"),
+    ("DBI.HDD", "DBI.XDBD"), ("DBI.HDD.TDD", "DBI.XDBD"),
+    ("DBI.HMA", "DBI.XMA"), ("DBI.HMA.TMA", "DBI.XMA"),
+    ("DBI.HTG", "DBI.XTG"), ("DBI.HTG.TTG", "DBI.XTG"), ("DBI.HTG.XQT", "DBI.XQT"),
+    ("DBI.HTC", "DBI.XTC"), ("DBI.HTC.TTC", "DBI.XTC"),
+    ("DBI.HMC", "DBI.XMC"), ("DBI.HMC.TMC", "DBI.XMC"),
+    ("DBI.HMN", "DBI.XMN"), ("DBI.HMN.XCC", "DBI.XCC"),
+    ("DBI.HNP", "DBI.XNH"), ("DBI.HNP.XNH", "DBI.XNH"),
 ];
 
 /// Sectors and procedures, one per line.
@@ -1038,6 +1087,10 @@ struct AgencyDef {
     late_rate: f64,
     /// Chance that a recent dossier is never finished (pending overdue now).
     stuck_rate: f64,
+    /// How far the agency has gone digital, 0.6–1.2: scales its shares of
+    /// digitised dossiers and electronic results, so that the service
+    /// index ranks agencies apart.
+    digital: f64,
 }
 
 #[derive(Debug)]
@@ -1069,6 +1122,11 @@ struct Catalogue {
     district_cum: Vec<f64>,
     communes: Vec<u16>,
     commune_cum: Vec<f64>,
+    /// Per agency: the commune that takes its dossiers from
+    /// [`REORGANISED_FROM`] on, if it was reorganised.
+    successor: Vec<Option<u16>>,
+    /// The day number of [`REORGANISED_FROM`].
+    reorganised_from: Day,
     /// Weighted mean of [`OnlineLevel::factor`] over dossiers.
     mean_online_factor: f64,
 }
@@ -1115,6 +1173,7 @@ fn build_catalogue() -> Catalogue {
                 // Most agencies: 1–3% late.
                 late_rate: late.map_or(0.01 + 0.02 * code_fraction(code), |(_, r)| *r),
                 stuck_rate: if late.is_some() { 0.01 } else { 0.0004 },
+                digital: 0.6 + 0.6 * code_fraction(&format!("{code}/digital")),
             }
         })
         .collect();
@@ -1127,7 +1186,7 @@ fn build_catalogue() -> Catalogue {
     };
     let by_level = |level: Level| -> (Vec<u16>, Vec<f64>) {
         let members: Vec<u16> = (0..AGENCIES.len())
-            .filter(|&i| AGENCIES[i].2 == level)
+            .filter(|&i| AGENCIES[i].2 == level && AGENCIES[i].3 > 0.0)
             .map(|i| i as u16)
             .collect();
         let cum = cumulative(members.iter().map(|&i| AGENCIES[usize::from(i)].3));
@@ -1135,6 +1194,12 @@ fn build_catalogue() -> Catalogue {
     };
     let (districts, district_cum) = by_level(Level::District);
     let (communes, commune_cum) = by_level(Level::Commune);
+    let mut successor = vec![None; agencies.len()];
+    for (old, new) in REORGANISED {
+        successor[usize::from(agency_index(old))] = Some(agency_index(new));
+    }
+    let (y, m, d) = REORGANISED_FROM;
+    let reorganised_from = day_number(NaiveDate::from_ymd_opt(y, m, d).expect("a date"));
 
     let mut sectors = Vec::new();
     let mut procedures = Vec::new();
@@ -1241,6 +1306,8 @@ fn build_catalogue() -> Catalogue {
         district_cum,
         communes,
         commune_cum,
+        successor,
+        reorganised_from,
         mean_online_factor,
     }
 }
@@ -1450,6 +1517,10 @@ impl Generator {
                 Place::District => cat.districts[pick(&cat.district_cum, self.rng.random())],
                 Place::Commune => cat.communes[pick(&cat.commune_cum, self.rng.random())],
             };
+            let agency = match cat.successor[usize::from(agency)] {
+                Some(new) if day >= cat.reorganised_from => new,
+                _ => agency,
+            };
             let mut secs = if !working {
                 self.rng.random_range(7 * HOUR..22 * HOUR + 30 * MINUTE)
             } else if online && self.rng.random_bool(0.3) {
@@ -1557,7 +1628,8 @@ impl Generator {
             digitized: if online {
                 self.rng.random_bool(0.96)
             } else {
-                self.rng.random_bool(0.4 + 0.4 * progress)
+                self.rng
+                    .random_bool(((0.4 + 0.4 * progress) * agency.digital).min(0.98))
             },
             e_result: false,
             paid_online: online && self.rng.random_bool(0.15 + 0.45 * progress),
@@ -1637,7 +1709,9 @@ impl Generator {
         if let Some(finished) = finish.filter(|f| *f <= now) {
             // Resolved.
             rec.finished = Some(finished);
-            rec.e_result = self.rng.random_bool(0.3 + 0.4 * progress);
+            rec.e_result = self
+                .rng
+                .random_bool(((0.3 + 0.4 * progress) * agency.digital).min(0.98));
             rec.status = 9;
             rec.updated = finished;
             if self.rng.random_bool(0.85) {
@@ -2405,10 +2479,43 @@ mod tests {
     }
 
     #[test]
+    fn the_reorganisation_of_1_july_2025_moves_intake_to_the_new_communes() {
+        let dataset = build_dataset(source_rows(full()));
+        let cut = start_of(day_number(NaiveDate::from_ymd_opt(2025, 7, 1).unwrap()));
+        let old: Vec<&str> = REORGANISED.iter().map(|(o, _)| *o).collect();
+        let new: Vec<&str> = REORGANISED.iter().map(|(_, n)| *n).collect();
+        // (before, after) the cut, for the old units and the new communes.
+        let (mut olds, mut news) = ((0, 0), (0, 0));
+        for d in &dataset.dossiers {
+            let code = dataset.agency_codes[d.agency as usize].as_str();
+            let side = |n: &mut (usize, usize)| {
+                if d.received < cut { n.0 += 1 } else { n.1 += 1 }
+            };
+            if old.contains(&code) {
+                side(&mut olds);
+            } else if new.contains(&code) {
+                side(&mut news);
+            }
+        }
+        assert_eq!(olds.1, 0, "the district units received after 30 June 2025");
+        assert_eq!(news.0, 0, "the new communes received before 1 July 2025");
+        assert!(olds.0 > 1000 && news.1 > 1000, "{olds:?} {news:?}");
+        // The new communes sit directly under the province.
+        for (_, n) in REORGANISED {
+            let i = dataset.agency_index(n).expect("a new commune has intake") as usize;
+            let parent = dataset.agencies[i]
+                .as_ref()
+                .and_then(|a| a.parent_code.clone());
+            assert_eq!(parent.as_deref(), Some("DBI"), "{n}");
+        }
+    }
+
+    #[test]
     fn catalogue_has_the_size_of_a_province() {
         let cat = catalogue();
+        // 42 units of the three-tier government, 14 communes of the two-tier one.
         assert!(
-            (38..=45).contains(&cat.agencies.len()),
+            (50..=60).contains(&cat.agencies.len()),
             "{}",
             cat.agencies.len()
         );
@@ -2430,12 +2537,14 @@ mod tests {
             if let Some(parent) = a.parent {
                 let p = cat.agencies.iter().find(|p| p.code == parent);
                 let p = p.unwrap_or_else(|| panic!("{}: no parent {parent}", a.code));
-                let expected = match a.level {
-                    Level::Department | Level::District => Level::Province,
-                    Level::Commune => Level::District,
+                // Communes sit under a district until 30 June 2025, and
+                // directly under the province after.
+                let expected: &[Level] = match a.level {
+                    Level::Department | Level::District => &[Level::Province],
+                    Level::Commune => &[Level::District, Level::Province],
                     Level::Province => unreachable!(),
                 };
-                assert_eq!(p.level, expected, "{}", a.code);
+                assert!(expected.contains(&p.level), "{}", a.code);
             }
         }
         for level in [Level::Department, Level::District, Level::Commune] {
