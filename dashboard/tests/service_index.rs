@@ -493,3 +493,66 @@ async fn the_service_index_key_replaces_the_indicator_table() {
         "{msg}"
     );
 }
+
+/// An operator's `procedures.sql` written before `has_fee` existed keeps
+/// working on a real SQLite source: the two payment indicators are not
+/// applicable (no points, out of the maximum), the others are unchanged.
+#[tokio::test]
+async fn a_procedures_sql_without_has_fee_makes_the_payment_indicators_not_applicable() {
+    let s = common::Scratch::new("dashboard-no-has-fee");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../queries/sql/sqlite");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, s.join(path.file_name().unwrap().to_str().unwrap())).unwrap();
+    }
+    std::fs::write(
+        s.join("procedures.sql"),
+        "SELECT code, name, sector_code, deadline_days, online_level FROM procedures\n",
+    )
+    .unwrap();
+    let calendar = motcua_queries::WorkCalendar::builtin();
+    let reader = motcua_queries::Reader::open(
+        &common::sqlite_ro(demo_db()),
+        Some(&s.0),
+        &motcua_queries::ConnectOptions::default(),
+    )
+    .unwrap();
+    let store = motcua_dashboard::data::Store::new(
+        reader,
+        calendar.timezone(),
+        std::time::Duration::from_secs(3600),
+    );
+    let mut state = motcua_dashboard::AppState::new(store, calendar);
+    state.fixed_now = demo_state().fixed_now;
+    let json = |state: motcua_dashboard::AppState| async move {
+        let r = get(&state, "/index/2025-Q4?format=json").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        serde_json::from_slice::<Value>(&r.body).unwrap()
+    };
+    let (without, with) = (json(state).await, json(demo_state()).await);
+    let indicator = |row: &Value, id: &str| {
+        row["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["indicator"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let (rows, rows_with) = (
+        without["rows"].as_array().unwrap(),
+        with["rows"].as_array().unwrap(),
+    );
+    assert_eq!(rows.len(), rows_with.len());
+    for (row, row_with) in rows.iter().zip(rows_with) {
+        for id in ["payment_procedures", "online_payment"] {
+            assert!(indicator(row, id)["points"].is_null(), "{id}: {row}");
+        }
+        assert_eq!(indicator(row, "on_time"), indicator(row_with, "on_time"));
+    }
+    let province = rows.last().unwrap();
+    assert!(
+        province["max"].as_f64().unwrap() < rows_with.last().unwrap()["max"].as_f64().unwrap(),
+        "the payment indicators leave the maximum"
+    );
+}
