@@ -256,12 +256,38 @@ pub async fn dossiers(
     let st = state.clone();
     let ld = Arc::clone(&loaded);
     let filter = q.filter;
-    let lines = tokio::task::spawn_blocking(move || lines(&st, &ld, now, &filter))
-        .await
-        .map_err(|e| ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: format!("listing the dossiers failed: {e}"),
-        })?;
+    let html = q.format == "html";
+    let (lines, counts) = tokio::task::spawn_blocking(move || {
+        if !html {
+            return (lines(&st, &ld, now, &filter), Vec::new());
+        }
+        // One pass for the page: every pending dossier of the agency and
+        // sector gives both the tabs' counts and, filtered (the order
+        // kept), the state shown.
+        let all = lines(
+            &st,
+            &ld,
+            now,
+            &Filter {
+                state: StateFilter::Pending,
+                ..filter
+            },
+        );
+        let counts = StateFilter::ALL
+            .iter()
+            .map(|f| all.iter().filter(|l| f.admits(&l.pending)).count())
+            .collect();
+        let shown = all
+            .into_iter()
+            .filter(|l| filter.state.admits(&l.pending))
+            .collect();
+        (shown, counts)
+    })
+    .await
+    .map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("listing the dossiers failed: {e}"),
+    })?;
     let zone = state.calendar.timezone();
     match q.format.as_str() {
         "json" => {
@@ -285,7 +311,6 @@ pub async fn dossiers(
                     ),
                 });
             }
-            let counts = state_counts(&state, &loaded, now, &q.filter);
             let html = page(&state, &loaded, &q, &lines, &counts, as_of(now, zone));
             Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
         }
@@ -341,23 +366,6 @@ fn csv_response(loaded: Arc<Loaded>, lines: Vec<Line>, state: StateFilter, now: 
         Body::from_stream(stream),
     )
         .into_response()
-}
-
-/// How many dossiers each state filter lists, under the same agency and sector.
-fn state_counts(state: &AppState, loaded: &Loaded, now: Ts, filter: &Filter) -> Vec<usize> {
-    let all = lines(
-        state,
-        loaded,
-        now,
-        &Filter {
-            state: StateFilter::Pending,
-            ..*filter
-        },
-    );
-    StateFilter::ALL
-        .iter()
-        .map(|f| all.iter().filter(|l| f.admits(&l.pending)).count())
-        .collect()
 }
 
 /// The words of the worklist page.
