@@ -298,11 +298,15 @@ async fn shards_partition_the_series() {
     };
     let whole = source_series(&body_for(&[]).await);
     let a = source_series(&body_for(&["DBI", "DBI.S*", "DBI.CAT", "DBI.BDT"]).await);
-    let b = source_series(&body_for(&["DBI.T*", "DBI.H*"]).await);
+    // Shard b: the districts and their communes, and since 1 July 2025 the
+    // wards (P) and communes (X) directly under the province.
+    let b_prefixes = ["DBI.T", "DBI.H", "DBI.P", "DBI.X"];
+    let b = source_series(&body_for(&["DBI.T*", "DBI.H*", "DBI.P*", "DBI.X*"]).await);
     assert!(!a.is_empty() && !b.is_empty());
     assert!(
-        b.iter()
-            .all(|l| l.contains("agency=\"DBI.T") || l.contains("agency=\"DBI.H")),
+        b.iter().all(|l| b_prefixes
+            .iter()
+            .any(|p| l.contains(&format!("agency=\"{p}")))),
         "shard b exports only its agencies"
     );
     assert!(a.iter().all(|l| !b.contains(l)), "no series in both shards");
