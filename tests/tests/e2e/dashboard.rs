@@ -148,6 +148,19 @@ async fn run_chromium(browser: &Path, profile: &Path, args: &[String]) -> String
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// A 1400×3200 screenshot that is not blank and shows every chart colour.
+fn assert_shows_the_charts(png_bytes: &[u8]) {
+    let (w, h, distinct, counts) = analyse(png_bytes);
+    assert_eq!((w, h), (1400, 3200));
+    assert!(distinct > 200, "only {distinct} colours: a blank page?");
+    for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
+        assert!(
+            *n > 500,
+            "chart colour {colour:02X?} on only {n} pixels: charts not shown?"
+        );
+    }
+}
+
 /// Distinct colours of a PNG, and how many pixels have each chart colour.
 fn analyse(png_bytes: &[u8]) -> (u32, u32, usize, Vec<usize>) {
     let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
@@ -205,15 +218,7 @@ async fn chromium_shows_the_report_with_its_charts() {
     );
 
     // 2. The screenshot: not blank, and the charts' colours on it.
-    let (w, h, distinct, counts) = analyse(&bytes);
-    assert_eq!((w, h), (1400, 3200));
-    assert!(distinct > 200, "only {distinct} colours: a blank page?");
-    for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
-        assert!(
-            *n > 500,
-            "chart colour {colour:02X?} on only {n} pixels: charts not shown?"
-        );
-    }
+    assert_shows_the_charts(&bytes);
     db.drop_db().await;
 }
 
@@ -296,17 +301,9 @@ async fn chromium_shows_the_service_index_with_its_chart() {
     let state = state_for(&db.url);
     let (result, bytes) = probe_and_shoot(&browser, state, "/index/2025-Q4", "index").await;
     assert_eq!(result, "images 1/1", "the DOM probe says {result:?}");
-    let (w, h, distinct, counts) = analyse(&bytes);
-    assert_eq!((w, h), (1400, 3200));
-    assert!(distinct > 200, "only {distinct} colours: a blank page?");
     // The chart's group colours: blue (progress), sky blue (online),
     // green (digitisation), vermillion (satisfaction).
-    for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
-        assert!(
-            *n > 500,
-            "chart colour {colour:02X?} on only {n} pixels: the chart not shown?"
-        );
-    }
+    assert_shows_the_charts(&bytes);
     db.drop_db().await;
 }
 
@@ -438,14 +435,6 @@ async fn chromium_shows_the_home_page_with_every_chart() {
         format!("images {expected}/{expected}"),
         "the DOM probe says {result:?}"
     );
-    let (w, h, distinct, counts) = analyse(&bytes);
-    assert_eq!((w, h), (1400, 3200));
-    assert!(distinct > 200, "only {distinct} colours: a blank page?");
-    for (colour, n) in CHART_COLOURS.iter().zip(&counts) {
-        assert!(
-            *n > 500,
-            "chart colour {colour:02X?} on only {n} pixels: charts not shown?"
-        );
-    }
+    assert_shows_the_charts(&bytes);
     db.drop_db().await;
 }
