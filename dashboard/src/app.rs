@@ -10,7 +10,7 @@ use motcua_queries::charts::{Grouping, MAX_RANGE_DAYS, Scope};
 use motcua_queries::model::datetime_of;
 use motcua_queries::report::{PeriodConvention, PeriodName, Report, ReportWindow, build_report};
 use motcua_queries::service_index::IndicatorTable;
-use motcua_queries::{ConnectOptions, Judge, Reader, Ts, WorkCalendar, now_local};
+use motcua_queries::{ConnectOptions, Reader, Ts, WorkCalendar, now_local};
 use rust_xlsxwriter::XlsxError;
 use tokio::sync::Semaphore;
 
@@ -95,6 +95,7 @@ impl AppState {
         };
         let reader = Reader::open(&url, config.queries_dir.as_deref(), &options)?;
         let store = Store::new(reader, calendar.timezone(), config.cache_ttl)
+            .summing_with(calendar.clone())
             .with_query_timeout(config.query_timeout);
         let mut state = AppState::new(store, calendar);
         // Read at start; errors name the file, line and key.
@@ -156,7 +157,7 @@ pub fn chart(
     req: &ChartRequest,
     format: Format,
 ) -> Result<Vec<u8>, String> {
-    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let judge = loaded.view(&state.calendar);
     let scope = Scope::new(req.from, req.to, req.agency, state.convention);
     debug_assert!((req.to - req.from).num_days() <= MAX_RANGE_DAYS);
     let data = charts::compute(
@@ -198,7 +199,7 @@ pub fn report(
     period: PeriodName,
     agency: Option<u32>,
 ) -> (Report, ReportWindow) {
-    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let judge = loaded.view(&state.calendar);
     let (from, to) = period.bounds(state.convention);
     let now = state.now();
     let report = build_report(&judge, period.to_string(), from, to, now, agency);
@@ -343,7 +344,7 @@ pub fn report_workbook(
 
 /// The service index of a period (DESIGN §8), every number from `motcua_queries`.
 pub fn service_index(state: &AppState, loaded: &Loaded, period: PeriodName) -> IndexView {
-    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let judge = loaded.view(&state.calendar);
     let (from, to) = period.bounds(state.convention);
     crate::service_index::view(
         &judge,

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::FixedOffset;
-use motcua_queries::{Dataset, Dialect, Reader, Ts, now_local};
+use motcua_queries::daily::{DailySums, Frame, View};
+use motcua_queries::{Dataset, Dialect, Reader, Ts, WorkCalendar, now_local};
 
 /// Retry a failed load no more often than this while nothing is cached;
 /// also the `Retry-After` of a 503.
@@ -27,10 +28,13 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// source takes 10–15 s).
 pub const FIRST_LOAD_WAIT: Duration = Duration::from_secs(5);
 
-/// A dataset and when it was read.
+/// A dataset and when it was read: its individual dossiers (all of them,
+/// or, when the store sums, the open ones and those not ended by the read)
+/// and the summed days of the others (`motcua_queries::daily`).
 #[derive(Debug)]
 pub struct Loaded {
     pub dataset: Dataset,
+    pub sums: Vec<Arc<DailySums>>,
     /// Local wall-clock time of the read.
     pub loaded_at: Ts,
     loaded: Instant,
@@ -38,11 +42,30 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn new(dataset: Dataset, loaded_at: Ts) -> Self {
+        Loaded::of_frame(Frame::of(dataset), loaded_at)
+    }
+
+    pub fn of_frame(frame: Frame, loaded_at: Ts) -> Self {
         Loaded {
-            dataset,
+            dataset: frame.dataset,
+            sums: frame.sums,
             loaded_at,
             loaded: Instant::now(),
         }
+    }
+
+    /// What every chart, report and index is drawn from.
+    pub fn view<'a>(&'a self, calendar: &'a WorkCalendar) -> View<'a> {
+        self.sums.iter().fold(
+            View::of(motcua_queries::Judge::new(&self.dataset, calendar)),
+            |v, s| v.with(s),
+        )
+    }
+
+    /// Intake dossiers loaded, individual and summed.
+    pub fn dossiers(&self) -> u64 {
+        let summed: u64 = self.sums.iter().map(|s| s.dossiers()).sum();
+        self.dataset.dossiers.len() as u64 + summed
     }
 }
 
@@ -67,6 +90,9 @@ struct Inner {
     reader: Option<Reader>,
     zone: FixedOffset,
     ttl: Duration,
+    /// When set, every load sums the dossiers ended by then into days
+    /// ([`Frame::split`]) and keeps only the others individual.
+    summing: Mutex<Option<WorkCalendar>>,
     /// Bounds a SQLite read (the servers cancel their own statements).
     query_timeout: Mutex<Option<Duration>>,
     /// How long [`Store::get`] waits for the first load.
@@ -125,6 +151,7 @@ impl Store {
                 reader,
                 zone,
                 ttl,
+                summing: Mutex::new(None),
                 query_timeout: Mutex::new(None),
                 first_load_wait: Mutex::new(FIRST_LOAD_WAIT),
                 current: RwLock::new(current),
@@ -139,6 +166,13 @@ impl Store {
     /// MariaDB cancel statements themselves, from `ConnectOptions`).
     pub fn with_query_timeout(self, limit: Duration) -> Store {
         *lock(&self.inner.query_timeout) = Some(limit);
+        self
+    }
+
+    /// Sums each load's ended dossiers into days with `calendar`, so that
+    /// requests read days rather than dossiers.
+    pub fn summing_with(self, calendar: WorkCalendar) -> Store {
+        *lock(&self.inner.summing) = Some(calendar);
         self
     }
 
@@ -285,12 +319,28 @@ impl Store {
         };
         match result {
             Ok(dataset) => {
+                let at = now_local(self.inner.zone);
+                let summing = lock(&self.inner.summing).clone();
+                let frame = match summing {
+                    Some(calendar) => {
+                        match tokio::task::spawn_blocking(move || {
+                            Frame::split(dataset, &calendar, at)
+                        })
+                        .await
+                        {
+                            Ok(frame) => frame,
+                            Err(e) => std::panic::resume_unwind(e.into_panic()),
+                        }
+                    }
+                    None => Frame::of(dataset),
+                };
+                let loaded = Arc::new(Loaded::of_frame(frame, at));
                 tracing::info!(
-                    dossiers = dataset.dossiers.len(),
+                    dossiers = loaded.dossiers(),
+                    individual = loaded.dataset.dossiers.len(),
                     seconds = started.elapsed().as_secs_f64(),
                     "loaded the source"
                 );
-                let loaded = Arc::new(Loaded::new(dataset, now_local(self.inner.zone)));
                 *self
                     .inner
                     .current

@@ -34,7 +34,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{Datelike, NaiveDate};
-use motcua_queries::Judge;
 use motcua_queries::charts::{MAX_RANGE_DAYS, data_span, default_range};
 use motcua_queries::report::{PeriodKind, PeriodName};
 
@@ -612,7 +611,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// The periods of the data, newest first: each year with its halves,
 /// quarters and months that overlap the data.
 pub fn periods_with_data(state: &AppState, loaded: &Loaded) -> Vec<(i32, Vec<PeriodName>)> {
-    let judge = Judge::new(&loaded.dataset, &state.calendar);
+    let judge = loaded.view(&state.calendar);
     let Some((first, last)) = data_span(&judge) else {
         return Vec::new();
     };

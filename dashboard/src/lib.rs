@@ -86,7 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             eprintln!(
                 "read {} dossiers in {:.2} s; writing the {period} bundle into {}",
-                loaded.dataset.dossiers.len(),
+                loaded.dossiers(),
                 started.elapsed().as_secs_f64(),
                 out.display()
             );

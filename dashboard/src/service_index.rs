@@ -9,12 +9,12 @@ use chrono::NaiveDateTime;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use motcua_queries::Ts;
 use motcua_queries::model::Dataset;
 use motcua_queries::report::PeriodName;
 use motcua_queries::service_index::{
     Indicator, IndicatorKind, IndicatorScore, IndicatorTable, ScopeScore, ServiceIndex, build_index,
 };
-use motcua_queries::{Judge, Ts};
 
 use crate::charts::{IndexScore, Labelled, agency_name};
 use crate::csv::{BOM, field};
@@ -31,7 +31,7 @@ pub struct IndexView {
 
 /// The index of the dates [from, to] (both inclusive) as of `now`.
 pub fn view(
-    judge: &Judge<'_>,
+    judge: &motcua_queries::daily::View<'_>,
     table: &Arc<IndicatorTable>,
     period: String,
     from: NaiveDate,

@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::calendar::{Day, day_number};
-use crate::classify::{Judge, StateAt};
+use crate::classify::StateAt;
+use crate::daily::View;
 use crate::model::{Channel, Dossier, PendingState, Rating, Stage, Timeliness, Ts, day_of};
 use crate::report::{PeriodConvention, PeriodKind, PeriodName, ReportWindow};
 
@@ -82,10 +83,19 @@ impl Scope {
     }
 
     fn group_of(&self, d: &Dossier) -> Group {
+        self.group(d.agency, d.sector)
+    }
+
+    fn group(&self, agency: u32, sector: u32) -> Group {
         match self.grouping() {
-            Grouping::Agency => Group::Agency(d.agency),
-            Grouping::Sector => Group::Sector(d.sector),
+            Grouping::Agency => Group::Agency(agency),
+            Grouping::Sector => Group::Sector(sector),
         }
+    }
+
+    fn day_range(&self) -> std::ops::RangeInclusive<Day> {
+        let (a, b) = self.days();
+        a..=b
     }
 
     /// The months (of the scope's convention) that the range touches, in
@@ -146,6 +156,13 @@ pub struct TimelinessCounts {
 }
 
 impl TimelinessCounts {
+    /// Adds counts in [`Timeliness::ALL`] order.
+    fn add_counts(&mut self, n: &[u32; 3]) {
+        self.early += u64::from(n[0]);
+        self.on_time += u64::from(n[1]);
+        self.late += u64::from(n[2]);
+    }
+
     fn add(&mut self, t: Timeliness) {
         match t {
             Timeliness::Early => self.early += 1,
@@ -173,12 +190,19 @@ impl TimelinessCounts {
 }
 
 /// Timeliness of the dossiers resolved in each month of the scope.
-pub fn timeliness_by_month(
-    judge: &Judge<'_>,
+pub fn timeliness_by_month<'a>(
+    facts: impl Into<View<'a>>,
     scope: &Scope,
 ) -> Vec<(PeriodName, TimelinessCounts)> {
+    let view = facts.into();
+    let judge = &view.judge;
     let months = scope.months();
     let mut counts = vec![TimelinessCounts::default(); months.len()];
+    for (day, _, _, cell) in view.cells(scope.day_range(), scope.agency) {
+        if let Some(c) = counts.get_mut(scope.month_index(day)) {
+            c.add_counts(&cell.resolved);
+        }
+    }
     for d in judge.dataset.dossiers.iter().filter(|d| scope.admits(d)) {
         let Some(day) = resolved_day(d).filter(|day| scope.has_day(*day)) else {
             continue;
@@ -194,8 +218,21 @@ pub fn timeliness_by_month(
 
 /// Timeliness of the dossiers resolved in the scope, per group (every group
 /// that resolved at least one), in group order.
-pub fn timeliness_by_group(judge: &Judge<'_>, scope: &Scope) -> Vec<(Group, TimelinessCounts)> {
+pub fn timeliness_by_group<'a>(
+    facts: impl Into<View<'a>>,
+    scope: &Scope,
+) -> Vec<(Group, TimelinessCounts)> {
+    let view = facts.into();
+    let judge = &view.judge;
     let mut groups: BTreeMap<Group, TimelinessCounts> = BTreeMap::new();
+    for (_, a, s, cell) in view.cells(scope.day_range(), scope.agency) {
+        if cell.resolved != [0; 3] {
+            groups
+                .entry(scope.group(a, s))
+                .or_default()
+                .add_counts(&cell.resolved);
+        }
+    }
     for d in judge.dataset.dossiers.iter().filter(|d| scope.admits(d)) {
         if resolved_day(d).is_some_and(|day| scope.has_day(day))
             && let Some(t) = judge.timeliness(d)
@@ -226,9 +263,21 @@ impl ChannelCounts {
 }
 
 /// Dossiers received in each month of the scope, by channel.
-pub fn intake_by_month(judge: &Judge<'_>, scope: &Scope) -> Vec<(PeriodName, ChannelCounts)> {
+pub fn intake_by_month<'a>(
+    facts: impl Into<View<'a>>,
+    scope: &Scope,
+) -> Vec<(PeriodName, ChannelCounts)> {
+    let view = facts.into();
+    let judge = &view.judge;
     let months = scope.months();
     let mut counts = vec![ChannelCounts::default(); months.len()];
+    for (day, _, _, cell) in view.cells(scope.day_range(), scope.agency) {
+        if let Some(m) = counts.get_mut(scope.month_index(day)) {
+            for (x, y) in m.0.iter_mut().zip(cell.received) {
+                *x += u64::from(y);
+            }
+        }
+    }
     for d in judge.dataset.dossiers.iter().filter(|d| scope.admits(d)) {
         let day = day_of(d.received);
         if scope.has_day(day) {
@@ -294,9 +343,26 @@ impl ProcessingDistribution {
     }
 }
 
-pub fn processing_distribution(judge: &Judge<'_>, scope: &Scope) -> ProcessingDistribution {
+pub fn processing_distribution<'a>(
+    facts: impl Into<View<'a>>,
+    scope: &Scope,
+) -> ProcessingDistribution {
+    let view = facts.into();
+    let judge = &view.judge;
     let mut out = ProcessingDistribution::default();
     let mut deadlines: BTreeMap<u64, u64> = BTreeMap::new();
+    for (_, _, days, deadline, n) in view.processing(scope.day_range(), scope.agency) {
+        *out.workdays.entry(days).or_default() += n;
+        match deadline {
+            Some(deadline) => {
+                *deadlines.entry(deadline.max(0.0).to_bits()).or_default() += n;
+                if days as f64 <= deadline {
+                    out.within_deadline += n;
+                }
+            }
+            None => out.without_deadline += n,
+        }
+    }
     for d in judge.dataset.dossiers.iter().filter(|d| scope.admits(d)) {
         if !resolved_day(d).is_some_and(|day| scope.has_day(day)) {
             continue;
@@ -356,9 +422,19 @@ pub struct PendingAt {
 }
 
 /// Dossiers pending at the end of the scope (or now, if sooner), per group.
-pub fn pending_by_group(judge: &Judge<'_>, scope: &Scope, now: Ts) -> PendingAt {
+pub fn pending_by_group<'a>(facts: impl Into<View<'a>>, scope: &Scope, now: Ts) -> PendingAt {
+    let view = facts.into();
+    let judge = &view.judge;
     let window = ReportWindow::new(scope.from, scope.to, now);
     let mut groups: BTreeMap<Group, PendingCounts> = BTreeMap::new();
+    for ((a, s), [in_time, overdue, paused]) in
+        view.pending_at_end_of(day_of(window.cutoff), scope.agency)
+    {
+        let c = groups.entry(scope.group(a, s)).or_default();
+        c.in_time += in_time as u64;
+        c.overdue += overdue as u64;
+        c.paused += paused as u64;
+    }
     for d in judge.dataset.dossiers.iter().filter(|d| scope.admits(d)) {
         if let StateAt::Pending(state) = judge.state_at(d, window.cutoff, window.cutoff_is_now) {
             let c = groups.entry(scope.group_of(d)).or_default();
@@ -399,8 +475,21 @@ impl RatingCounts {
 }
 
 /// Evaluations dated in the scope, per agency (every agency with one), in agency order.
-pub fn satisfaction_by_agency(judge: &Judge<'_>, scope: &Scope) -> Vec<(u32, RatingCounts)> {
+pub fn satisfaction_by_agency<'a>(
+    facts: impl Into<View<'a>>,
+    scope: &Scope,
+) -> Vec<(u32, RatingCounts)> {
+    let view = facts.into();
+    let judge = &view.judge;
     let mut agencies: BTreeMap<u32, RatingCounts> = BTreeMap::new();
+    for (a, n) in view.ratings(scope.day_range()) {
+        if scope.agency.is_none_or(|x| x == a) {
+            let c = agencies.entry(a).or_default();
+            for (x, y) in c.0.iter_mut().zip(n) {
+                *x += u64::from(y);
+            }
+        }
+    }
     for e in &judge.dataset.evaluations {
         if scope.agency.is_some_and(|a| a != e.agency) {
             continue;
@@ -441,8 +530,23 @@ impl DigitizationCounts {
 }
 
 /// Digitization per group (every group with intake in the scope), in group order.
-pub fn digitization_by_group(judge: &Judge<'_>, scope: &Scope) -> Vec<(Group, DigitizationCounts)> {
+pub fn digitization_by_group<'a>(
+    facts: impl Into<View<'a>>,
+    scope: &Scope,
+) -> Vec<(Group, DigitizationCounts)> {
+    let view = facts.into();
+    let judge = &view.judge;
     let mut groups: BTreeMap<Group, DigitizationCounts> = BTreeMap::new();
+    for (_, a, s, cell) in view.cells(scope.day_range(), scope.agency) {
+        let intake: u32 = cell.received.iter().sum();
+        if intake > 0 {
+            let c = groups.entry(scope.group(a, s)).or_default();
+            c.intake += u64::from(intake);
+            c.digitized += u64::from(cell.digitized);
+            c.resolved += u64::from(cell.received_resolved[0]);
+            c.e_result += u64::from(cell.received_resolved[1]);
+        }
+    }
     for d in judge.dataset.dossiers.iter().filter(|d| scope.admits(d)) {
         if !scope.has_day(day_of(d.received)) {
             continue;
@@ -472,20 +576,24 @@ pub fn default_range(today: NaiveDate, convention: PeriodConvention) -> (NaiveDa
 
 /// The first and last dates of the data: the earliest receipt and the
 /// latest receipt or end of an intake dossier.
-pub fn data_span(judge: &Judge<'_>) -> Option<(NaiveDate, NaiveDate)> {
-    let (mut lo, mut hi) = (Ts::MAX, Ts::MIN);
-    for d in &judge.dataset.dossiers {
-        lo = lo.min(d.received);
-        hi = hi.max(d.received).max(d.ended.unwrap_or(Ts::MIN));
+pub fn data_span<'a>(facts: impl Into<View<'a>>) -> Option<(NaiveDate, NaiveDate)> {
+    let view = facts.into();
+    let (mut lo, mut hi) = (Day::MAX, Day::MIN);
+    for d in &view.judge.dataset.dossiers {
+        lo = lo.min(day_of(d.received));
+        hi = hi
+            .max(day_of(d.received))
+            .max(d.ended.map_or(Day::MIN, day_of));
     }
-    (lo <= hi).then(|| {
-        let date = |t: Ts| crate::calendar::date_of(day_of(t));
-        (date(lo), date(hi))
-    })
+    if let Some((first, last)) = view.summed_span() {
+        (lo, hi) = (lo.min(first), hi.max(last));
+    }
+    (lo <= hi).then(|| (crate::calendar::date_of(lo), crate::calendar::date_of(hi)))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::classify::Judge;
     use chrono::NaiveDateTime;
 
     use super::*;

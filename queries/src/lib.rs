@@ -10,6 +10,7 @@
 pub mod calendar;
 pub mod charts;
 pub mod classify;
+pub mod daily;
 pub mod demo;
 pub mod incremental;
 pub mod judge;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Day, day_number};
 use crate::classify::{Judge, StateAt};
+use crate::daily::View;
 use crate::model::{Channel, PendingState, Stage, Timeliness, Ts, start_of};
 
 /// How period boundaries fall.
@@ -334,29 +335,20 @@ pub fn tally(
     }
 }
 
-/// Draws up the report for `[from, to]` as of `now`, optionally for one agency.
-pub fn build_report(
-    judge: &Judge<'_>,
+/// Draws up the report for `[from, to]` as of `now`, optionally for one
+/// agency, from a [`View`] (or a [`Judge`], whose every dossier is walked).
+pub fn build_report<'a>(
+    facts: impl Into<View<'a>>,
     period: String,
     from: NaiveDate,
     to: NaiveDate,
     now: Ts,
     agency: Option<u32>,
 ) -> Report {
+    let view = facts.into();
     let window = ReportWindow::new(from, to, now);
-    let ds = judge.dataset;
-    let mut cells: BTreeMap<(u32, u32), ReportColumns> = BTreeMap::new();
-    for d in &ds.dossiers {
-        if agency.is_some_and(|a| a != d.agency) {
-            continue;
-        }
-        tally(
-            judge,
-            d,
-            &window,
-            cells.entry((d.agency, d.sector)).or_default(),
-        );
-    }
+    let ds = view.dataset();
+    let cells = report_cells(&view, &window, agency);
     let mut rows = Vec::new();
     let mut total = ReportColumns::default();
     let mut current: Option<(u32, ReportColumns, Vec<ReportRow>)> = None;
@@ -400,6 +392,53 @@ pub fn build_report(
         to,
         rows,
     }
+}
+
+/// The report's columns per (agency, sector): the individual dossiers
+/// tallied one by one, plus the summed days.
+pub fn report_cells(
+    view: &View<'_>,
+    w: &ReportWindow,
+    agency: Option<u32>,
+) -> BTreeMap<(u32, u32), ReportColumns> {
+    let judge = &view.judge;
+    let mut cells: BTreeMap<(u32, u32), ReportColumns> = BTreeMap::new();
+    for d in &judge.dataset.dossiers {
+        if agency.is_some_and(|a| a != d.agency) {
+            continue;
+        }
+        tally(judge, d, w, cells.entry((d.agency, d.sector)).or_default());
+    }
+    // Summed dossiers ended by now, so by day: received in the window, or
+    // pending at its start (carried over); ended in it (the later of receipt
+    // and end, as `state_at` dates an ending); pending at its cut-off.
+    let cutoff_day = crate::model::day_of(w.cutoff);
+    for (_, a, s, cell) in view.cells(w.from..=cutoff_day, agency) {
+        let c = cells.entry((a, s)).or_default();
+        let online = cell.received[1];
+        let all: u32 = cell.received.iter().sum();
+        c.received_total += u64::from(all);
+        c.received_online += u64::from(online);
+        c.received_offline += u64::from(all - online);
+        let [early, on_time, late] = cell.resolved.map(u64::from);
+        c.resolved_early += early;
+        c.resolved_on_time += on_time + u64::from(cell.cancelled);
+        c.resolved_late += late;
+        c.resolved_total += early + on_time + late + u64::from(cell.cancelled);
+    }
+    for ((a, s), [in_time, overdue, paused]) in view.pending_at_end_of(w.from - 1, agency) {
+        let c = cells.entry((a, s)).or_default();
+        let carried = (in_time + overdue + paused) as u64;
+        c.carried_over += carried;
+        c.received_total += carried;
+    }
+    for ((a, s), [in_time, overdue, paused]) in view.pending_at_end_of(cutoff_day, agency) {
+        let c = cells.entry((a, s)).or_default();
+        c.pending_total += (in_time + overdue + paused) as u64;
+        c.pending_in_time += (in_time + paused) as u64;
+        c.pending_overdue += overdue as u64;
+    }
+    cells
 }
 
 #[cfg(test)]

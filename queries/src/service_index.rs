@@ -32,9 +32,8 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::calendar::{line_of, render};
-use crate::classify::Judge;
 use crate::model::{Channel, Dataset, Dossier, Evaluation, Rating, Stage};
-use crate::report::{ReportColumns, ReportWindow, tally};
+use crate::report::{ReportColumns, ReportWindow};
 
 /// The shipped indicator file.
 pub const SHIPPED_FILE: &str = include_str!("../service_index/vn-766.toml");
@@ -526,6 +525,13 @@ pub fn tally_dossier(ds: &Dataset, d: &Dossier, w: &ReportWindow, t: &mut IndexT
     }
 }
 
+fn index_of_dissatisfied() -> usize {
+    Rating::ALL
+        .iter()
+        .position(|r| *r == Rating::Dissatisfied)
+        .expect("in ALL")
+}
+
 /// Whether an evaluation counts as `dissatisfied` in the window, under its
 /// own agency.
 pub fn tally_evaluation(e: &Evaluation, w: &ReportWindow) -> bool {
@@ -651,21 +657,49 @@ pub fn score(table: &IndicatorTable, agency: Option<String>, m: &Measures) -> Sc
 
 /// The index of every agency with intake in `[from, to]` as of `now`, and
 /// of the province, from the judged dossiers (the report's window).
-pub fn build_index(
-    judge: &Judge<'_>,
+pub fn build_index<'a>(
+    facts: impl Into<crate::daily::View<'a>>,
     table: &IndicatorTable,
     period: String,
     from: NaiveDate,
     to: NaiveDate,
     now: crate::model::Ts,
 ) -> ServiceIndex {
-    let ds = judge.dataset;
+    let view = facts.into();
+    let ds = view.dataset();
     let w = ReportWindow::new(from, to, now);
     let mut per: Vec<Option<(ReportColumns, IndexTally, u64)>> = vec![None; ds.agency_codes.len()];
+    for ((a, _), columns) in crate::report::report_cells(&view, &w, None) {
+        per[a as usize].get_or_insert_default().0.add(&columns);
+    }
     for d in &ds.dossiers {
-        let (report, t, _) = per[d.agency as usize].get_or_insert_default();
-        tally(judge, d, &w, report);
+        let (_, t, _) = per[d.agency as usize].get_or_insert_default();
         tally_dossier(ds, d, &w, t);
+    }
+    // Summed days: received in [start, cutoff] for the receipt shares,
+    // resolved in it for the electronic results.
+    let days = w.from..=crate::model::day_of(w.cutoff);
+    for (_, a, _, cell) in view.cells(days.clone(), None) {
+        let (_, t, _) = per[a as usize].get_or_insert_default();
+        let add = |x: &mut [u64; 2], y: [u32; 2]| {
+            x[0] += u64::from(y[0]);
+            x[1] += u64::from(y[1]);
+        };
+        let received: u32 = cell.received.iter().sum();
+        add(&mut t.digitized, [cell.digitized, received]);
+        add(&mut t.online_full, cell.online_full);
+        add(&mut t.fee, cell.fee);
+        add(&mut t.e_result, cell.e_result);
+    }
+    for (a, code, n) in view.fee_procedures(days.clone()) {
+        let (_, t, _) = per[a as usize].get_or_insert_default();
+        let entry = t.fee_procedures.entry(code.to_owned()).or_default();
+        add2(entry, &[u64::from(n[0]), u64::from(n[1])]);
+    }
+    for (a, n) in view.ratings(days) {
+        if let Some((_, _, dissatisfied)) = &mut per[a as usize] {
+            *dissatisfied += u64::from(n[index_of_dissatisfied()]);
+        }
     }
     for e in &ds.evaluations {
         if tally_evaluation(e, &w)
@@ -700,6 +734,7 @@ pub fn build_index(
 mod tests {
     use super::*;
     use crate::calendar::WorkCalendar;
+    use crate::classify::Judge;
     use crate::judge::build_dataset;
     use crate::model::{DossierRow, EvaluationRow, Procedure, SourceRows, ts_of};
     use crate::report::PeriodConvention;

@@ -16,7 +16,7 @@ use motcua_queries::charts::{
     self as q, ChannelCounts, DigitizationCounts, Group, Grouping, PendingCounts,
     ProcessingDistribution, RatingCounts, Scope, TimelinessCounts,
 };
-use motcua_queries::classify::Judge;
+use motcua_queries::daily::View;
 use motcua_queries::judge::UNKNOWN_SECTOR;
 use motcua_queries::model::{Dataset, datetime_of};
 use motcua_queries::report::PeriodName;
@@ -250,13 +250,13 @@ fn labelled<T>(ds: &Dataset, lang: Lang, rows: Vec<(Group, T)>) -> Vec<Labelled<
 /// The data of one chart, from the KPI library.
 pub fn compute(
     kind: ChartKind,
-    judge: &Judge<'_>,
+    judge: &View<'_>,
     scope: &Scope,
     now: Ts,
     lang: Lang,
     service_index: &Arc<IndicatorTable>,
 ) -> ChartData {
-    let ds = judge.dataset;
+    let ds = judge.dataset();
     match kind {
         ChartKind::OnTimeTrend => ChartData::OnTimeTrend(q::timeliness_by_month(judge, scope)),
         ChartKind::TimelinessByAgency => ChartData::TimelinessByGroup(

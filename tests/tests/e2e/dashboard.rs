@@ -24,7 +24,8 @@ use crate::support::{Engine, demo_db, require};
 pub(crate) fn state_over(url: &str) -> AppState {
     let calendar = WorkCalendar::builtin();
     let reader = Reader::open(url, None, &ConnectOptions::default()).expect("demo URL");
-    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600));
+    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600))
+        .summing_with(calendar.clone());
     AppState::new(store, calendar)
 }
 
@@ -192,7 +193,8 @@ async fn chromium_shows_the_report_with_its_charts() {
         .expect("SQLite is always available");
     let calendar = WorkCalendar::builtin();
     let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("demo URL");
-    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600));
+    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600))
+        .summing_with(calendar.clone());
     let state = AppState::new(store, calendar);
     let loaded = state.store.get().await.expect("the demo loads");
     // One agency keeps the table short, so the charts are on the first screen.

@@ -1,4 +1,5 @@
 mod corrections;
+mod daily;
 mod dashboard;
 mod engines;
 mod grafana;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The chart service at scale, one binary against another in the same run
+# (issue 23): `render --period YEAR` (wall, max RSS), then `serve`: time
+# from the process start to the first chart, resident memory once loaded,
+# and the median of 10 requests of a chart and of a report.
+#
+#   bash bench/scale/dashboard.sh URL YEAR BINARY [BINARY…]
+#
+# e.g. URL=postgres://postgres@127.0.0.1:5432/motcua_scale_10m YEAR=2025,
+# BINARY a motcua-dashboard built at each commit compared.
+set -euo pipefail
+url=$1 year=$2
+shift 2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'query_timeout = "30m"\n' > "$tmp/dashboard.toml"
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+port=19746
+for bin in "$@"; do
+  echo "== $bin"
+  rm -rf "$tmp/out"
+  start=$(date +%s.%N)
+  MOTCUA_DATABASE_URL=$url /usr/bin/time -v "$bin" --config "$tmp/dashboard.toml" \
+    render --period "$year" --out "$tmp/out" 2> "$tmp/render.err" > /dev/null
+  end=$(date +%s.%N)
+  rss=$(grep -o 'Maximum resident set size (kbytes): [0-9]*' "$tmp/render.err" | grep -o '[0-9]*$')
+  printf 'render --period %s: %.2f s wall, max RSS %d MB\n' "$year" "$(echo "$end - $start" | bc)" $((rss / 1024))
+  port=$((port + 1))
+  base=http://127.0.0.1:$port
+  start=$(date +%s.%N)
+  MOTCUA_DATABASE_URL=$url "$bin" --config "$tmp/dashboard.toml" serve --listen 127.0.0.1:$port \
+    > "$tmp/serve.log" 2>&1 &
+  pid=$!
+  chart="$base/charts/on_time_trend.png?from=$year-01-01&to=$year-12-31&width=1200&height=700"
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$chart")" = 200 ]; do
+    kill -0 $pid || { cat "$tmp/serve.log"; exit 1; }
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  printf 'first chart from the process start: %.2f s\n' "$(echo "$end - $start" | bc)"
+  printf 'resident after loading: %d MB (peak %d MB)\n' \
+    $(($(awk '/VmRSS/ {print $2}' /proc/$pid/status) / 1024)) \
+    $(($(awk '/VmHWM/ {print $2}' /proc/$pid/status) / 1024))
+  for what in "$chart" "$base/charts/pending_by_agency.png?from=$year-01-01&to=$year-12-31" \
+      "$base/charts/processing_time_distribution.svg?from=$year-01-01&to=$year-12-31" \
+      "$base/reports/$year?format=json" "$base/reports/$year" "$base/index/$year?format=json"; do
+    ms=$(for _ in $(seq 10); do curl -s -o /dev/null -w '%{time_total}\n' "$what"; done \
+      | median)
+    printf '%-90s median of 10: %.1f ms\n' "${what#$base}" "$(echo "$ms * 1000" | bc)"
+  done
+  kill $pid; wait $pid 2>/dev/null || true
+done

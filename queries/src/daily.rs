@@ -1,0 +1,701 @@
+//! The chart service's aggregate store: per day and per (agency, sector),
+//! the counts that reports, charts and the service index are drawn from,
+//! so that a request reads days, not dossiers.
+//!
+//! Only dossiers whose every KPI is fixed — ended by now — are summed here
+//! ([`DailySums`]); dossiers that are still open (or dated after now) stay
+//! individual in a [`Dataset`], for the worklist and for "now". A [`View`]
+//! puts the two together, and every aggregation in [`crate::report`],
+//! [`crate::charts`] and [`crate::service_index`] reads a view: it walks the
+//! individual dossiers with the per-dossier meanings of [`crate::classify`],
+//! as it always did, and adds the summed days. Each summed count was made by
+//! the same meanings when the dossier was folded ([`DailySums::of`]), so a
+//! view answers exactly what a walk over every dossier answers; the tests
+//! hold it to that on the demo for every period and agency.
+//!
+//! Why per day: a report or chart covers any range of days, and "pending at
+//! the end of a day" is a prefix sum of the days' pending transitions (a
+//! dossier pending from its receipt to its end adds +1 to its state on the
+//! first day and moves it on the days its state changes). The store's size
+//! grows with days × (agency, sector) pairs, never with dossiers.
+//!
+//! Sums add and subtract, so the incremental [`crate::incremental::Ledger`]
+//! keeps them as it keeps the exporter's snapshot: settled history summed
+//! once, live dossiers replaced when their `updated_at` moves.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::calendar::Day;
+use crate::classify::{Judge, StateAt};
+use crate::lookup::Interner;
+use crate::model::{
+    Channel, Dataset, Dossier, PendingState, Rating, Stage, Timeliness, Ts, day_of,
+};
+use crate::model::{RejectReason, start_of};
+
+/// The counts of one day and one (agency, sector).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// Received this day, by [`Channel::ALL`].
+    pub received: [u32; 3],
+    /// Of those received this day: with digitized components.
+    pub digitized: u32,
+    /// Of those received this day: resolved (9/10), and of those with an
+    /// electronic result.
+    pub received_resolved: [u32; 2],
+    /// Of those received this day with a `full` online procedure: [online, all].
+    pub online_full: [u32; 2],
+    /// Of those received this day with a fee-bearing procedure: [paid online, all].
+    pub fee: [u32; 2],
+    /// Resolved (9/10) this day, by [`Timeliness::ALL`].
+    pub resolved: [u32; 3],
+    /// Resolved this day: [with an electronic result, all].
+    pub e_result: [u32; 2],
+    /// Cancelled (7/8), dated as the report dates an ending: the later of
+    /// its receipt and its end.
+    pub cancelled: u32,
+    /// The change, at the end of this day, of the dossiers pending in each
+    /// [`PendingState::ALL`] state.
+    pub pending: [i32; 3],
+}
+
+impl Cell {
+    fn add(&mut self, o: &Cell, sign: i64) {
+        fn f(a: &mut u32, b: u32, sign: i64) {
+            *a = (i64::from(*a) + sign * i64::from(b)) as u32;
+        }
+        for (a, b) in self.received.iter_mut().zip(o.received) {
+            f(a, b, sign);
+        }
+        f(&mut self.digitized, o.digitized, sign);
+        for (a, b) in self.received_resolved.iter_mut().zip(o.received_resolved) {
+            f(a, b, sign);
+        }
+        for (a, b) in self.online_full.iter_mut().zip(o.online_full) {
+            f(a, b, sign);
+        }
+        for (a, b) in self.fee.iter_mut().zip(o.fee) {
+            f(a, b, sign);
+        }
+        for (a, b) in self.resolved.iter_mut().zip(o.resolved) {
+            f(a, b, sign);
+        }
+        for (a, b) in self.e_result.iter_mut().zip(o.e_result) {
+            f(a, b, sign);
+        }
+        f(&mut self.cancelled, o.cancelled, sign);
+        for (a, b) in self.pending.iter_mut().zip(o.pending) {
+            *a += sign as i32 * b;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Cell::default()
+    }
+}
+
+/// (day, agency, sector), ids into [`DailySums`]' own code lists.
+type CellKey = (Day, u32, u32);
+
+/// Processing working days of the dossiers resolved on a day:
+/// (day, agency, sector, working days, the procedure's deadline as f32 bits
+/// or [`NO_DEADLINE`]) → dossiers.
+type ProcessingKey = (Day, u32, u32, i32, u32);
+
+const NO_DEADLINE: u32 = u32::MAX;
+
+/// Summed days of fixed dossiers and of dated evaluations (see the module
+/// documentation). Every count adds and subtracts.
+#[derive(Debug, Clone, Default)]
+pub struct DailySums {
+    agencies: Interner,
+    sectors: Interner,
+    procedures: Interner,
+    cells: BTreeMap<CellKey, Cell>,
+    processing: BTreeMap<ProcessingKey, u32>,
+    /// (received day, agency, fee-bearing procedure) → [paid online, all].
+    fee_procedures: BTreeMap<(Day, u32, u32), [u32; 2]>,
+    /// (day, agency) → evaluations by [`Rating::ALL`].
+    ratings: BTreeMap<(Day, u32), [u32; 3]>,
+    /// Rows left out, by reason, in [`RejectReason::ALL`] order.
+    rejected: [u64; 5],
+}
+
+fn index_of<T: PartialEq>(all: &[T], x: &T) -> usize {
+    all.iter().position(|a| a == x).expect("in ALL")
+}
+
+fn bump<K: Ord, const N: usize>(map: &mut BTreeMap<K, [u32; N]>, k: K, i: usize) {
+    map.entry(k).or_insert([0; N])[i] += 1;
+}
+
+impl DailySums {
+    /// The sums of every dossier and evaluation of `judge`'s dataset. The
+    /// dossiers must have ended, by now ([`is_fixed`]): what the sums record
+    /// of an open one would go stale.
+    pub fn of(judge: &Judge<'_>) -> DailySums {
+        let ds = judge.dataset;
+        let mut sums = DailySums::default();
+        // Every code the dataset knows, as a full read's dataset knows them.
+        let agencies: Vec<u32> = ds
+            .agency_codes
+            .iter()
+            .map(|c| sums.agencies.intern(c))
+            .collect();
+        let sectors: Vec<u32> = ds
+            .sector_codes
+            .iter()
+            .map(|c| sums.sectors.intern(c))
+            .collect();
+        for d in &ds.dossiers {
+            sums.fold(
+                judge,
+                d,
+                agencies[d.agency as usize],
+                sectors[d.sector as usize],
+            );
+        }
+        for e in &ds.evaluations {
+            if let Some(t) = e.evaluated_at {
+                let a = agencies[e.agency as usize];
+                bump(
+                    &mut sums.ratings,
+                    (day_of(t), a),
+                    index_of(Rating::ALL, &e.rating),
+                );
+            }
+        }
+        for (reason, n) in &ds.rejected {
+            sums.rejected[index_of(RejectReason::ALL, reason)] += n;
+        }
+        sums
+    }
+
+    fn cell(&mut self, day: Day, agency: u32, sector: u32) -> &mut Cell {
+        self.cells.entry((day, agency, sector)).or_default()
+    }
+
+    fn fold(&mut self, judge: &Judge<'_>, d: &Dossier, agency: u32, sector: u32) {
+        let ds = judge.dataset;
+        let received = day_of(d.received);
+        let resolved = d.stage == Stage::Resolved;
+        let procedure = ds.procedure_of(d);
+        let cell = self.cell(received, agency, sector);
+        cell.received[index_of(Channel::ALL, &d.channel)] += 1;
+        cell.digitized += u32::from(d.digitized);
+        if resolved {
+            cell.received_resolved[0] += 1;
+            cell.received_resolved[1] += u32::from(d.e_result);
+        }
+        if let Some(p) = procedure {
+            if p.online_full {
+                cell.online_full[0] += u32::from(d.channel == Channel::Online);
+                cell.online_full[1] += 1;
+            }
+            if p.has_fee == Some(true) {
+                cell.fee[0] += u32::from(d.paid_online);
+                cell.fee[1] += 1;
+                let p = self.procedures.intern(&p.code);
+                let entry = self
+                    .fee_procedures
+                    .entry((received, agency, p))
+                    .or_default();
+                entry[0] += u32::from(d.paid_online);
+                entry[1] += 1;
+            }
+        }
+        let ended = d.ended.expect("a fixed dossier has ended");
+        if resolved {
+            let day = day_of(ended);
+            let cell = self.cell(day, agency, sector);
+            if let Some(t) = judge.timeliness(d) {
+                cell.resolved[index_of(Timeliness::ALL, &t)] += 1;
+            }
+            cell.e_result[0] += u32::from(d.e_result);
+            cell.e_result[1] += 1;
+            if let Some(days) = judge.processing_workdays(d) {
+                let deadline = d
+                    .deadline_days
+                    .map_or(NO_DEADLINE, |x| x.max(0.0).to_bits());
+                *self
+                    .processing
+                    .entry((day, agency, sector, days as i32, deadline))
+                    .or_default() += 1;
+            }
+        } else {
+            self.cell(day_of(ended.max(d.received)), agency, sector)
+                .cancelled += 1;
+        }
+        for (day, state, change) in pending_transitions(judge, d) {
+            self.cell(day, agency, sector).pending[index_of(PendingState::ALL, &state)] += change;
+        }
+    }
+
+    fn merge(&mut self, o: &DailySums, sign: i64) {
+        let agencies: Vec<u32> = o
+            .agencies
+            .codes()
+            .iter()
+            .map(|c| self.agencies.intern(c))
+            .collect();
+        let sectors: Vec<u32> = o
+            .sectors
+            .codes()
+            .iter()
+            .map(|c| self.sectors.intern(c))
+            .collect();
+        let procedures: Vec<u32> = o
+            .procedures
+            .codes()
+            .iter()
+            .map(|c| self.procedures.intern(c))
+            .collect();
+        let (a, s) = (|i: u32| agencies[i as usize], |i: u32| sectors[i as usize]);
+        for (&(day, agency, sector), cell) in &o.cells {
+            let key = (day, a(agency), s(sector));
+            let mine = self.cells.entry(key).or_default();
+            mine.add(cell, sign);
+            if mine.is_empty() {
+                self.cells.remove(&key);
+            }
+        }
+        fn apply<K: Ord + Copy, const N: usize>(
+            map: &mut BTreeMap<K, [u32; N]>,
+            k: K,
+            v: &[u32; N],
+            sign: i64,
+        ) {
+            let mine = map.entry(k).or_insert([0; N]);
+            for (a, b) in mine.iter_mut().zip(v) {
+                *a = (i64::from(*a) + sign * i64::from(*b)) as u32;
+            }
+            if mine.iter().all(|x| *x == 0) {
+                map.remove(&k);
+            }
+        }
+        for (&(day, agency, sector, days, deadline), n) in &o.processing {
+            let key = (day, a(agency), s(sector), days, deadline);
+            let mine = self.processing.entry(key).or_default();
+            *mine = (i64::from(*mine) + sign * i64::from(*n)) as u32;
+            if *mine == 0 {
+                self.processing.remove(&key);
+            }
+        }
+        for (&(day, agency, p), v) in &o.fee_procedures {
+            apply(
+                &mut self.fee_procedures,
+                (day, a(agency), procedures[p as usize]),
+                v,
+                sign,
+            );
+        }
+        for (&(day, agency), v) in &o.ratings {
+            apply(&mut self.ratings, (day, a(agency)), v, sign);
+        }
+        for (mine, theirs) in self.rejected.iter_mut().zip(o.rejected) {
+            *mine = (*mine as i64 + sign * theirs as i64) as u64;
+        }
+    }
+
+    /// Adds `o`'s counts.
+    pub fn absorb(&mut self, o: &DailySums) {
+        self.merge(o, 1);
+    }
+
+    /// Takes out what [`DailySums::absorb`] added.
+    pub fn remove(&mut self, o: &DailySums) {
+        self.merge(o, -1);
+    }
+
+    /// Cells, processing entries, fee entries and rating entries held:
+    /// what the store's size grows with.
+    pub fn entries(&self) -> usize {
+        self.cells.len() + self.processing.len() + self.fee_procedures.len() + self.ratings.len()
+    }
+
+    pub fn agency_codes(&self) -> &[String] {
+        self.agencies.codes()
+    }
+
+    pub fn sector_codes(&self) -> &[String] {
+        self.sectors.codes()
+    }
+
+    /// Dossiers summed (by receipt).
+    pub fn dossiers(&self) -> u64 {
+        self.cells
+            .values()
+            .map(|c| c.received.iter().map(|n| u64::from(*n)).sum::<u64>())
+            .sum()
+    }
+
+    /// Rows left out, by reason (the reasons with at least one).
+    pub fn rejected(&self) -> impl Iterator<Item = (RejectReason, u64)> + '_ {
+        RejectReason::ALL
+            .iter()
+            .zip(self.rejected)
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| (*r, n))
+    }
+}
+
+/// Whether every KPI of a dossier is fixed: it has ended, and was
+/// received and ended by `now`. Nothing but its row can change it.
+pub fn is_fixed(d: &Dossier, now: Ts) -> bool {
+    d.ended.is_some_and(|e| e <= now) && d.received <= now
+}
+
+/// The days on which a dossier's pending state changes, as (day, state,
+/// ±1): it is pending in `state` at the end of every day from the +1 to
+/// the day before the matching −1. A dossier is pending at the end of day
+/// D when it was received by then and ended after ([`Judge::state_at`]);
+/// the state is [`Judge::state_at`]'s at the day's last second.
+///
+/// Without pauses the state only goes from in time to overdue (the clock
+/// and the working days only grow), so a binary search finds the day; with
+/// pauses every day is asked.
+pub fn pending_transitions(judge: &Judge<'_>, d: &Dossier) -> Vec<(Day, PendingState, i32)> {
+    let Some(ended) = d.ended else {
+        return Vec::new();
+    };
+    let first = day_of(d.received);
+    let last = day_of(ended) - 1;
+    if last < first {
+        return Vec::new();
+    }
+    let state = |day: Day| match judge.state_at(d, start_of(day + 1) - 1, false) {
+        StateAt::Pending(s) => s,
+        other => unreachable!("pending at the end of day {day}: {other:?}"),
+    };
+    let mut out = Vec::new();
+    let run = |out: &mut Vec<(Day, PendingState, i32)>, from: Day, to: Day, s: PendingState| {
+        out.push((from, s, 1));
+        out.push((to + 1, s, -1));
+    };
+    if judge.dataset.pauses_of(d).is_empty() {
+        // The first overdue day, if any, by binary search over [first, last].
+        let (mut lo, mut hi) = (first, last + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if state(mid) == PendingState::Overdue {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if lo > first {
+            run(&mut out, first, lo - 1, state(first));
+        }
+        if lo <= last {
+            run(&mut out, lo, last, PendingState::Overdue);
+        }
+        return out;
+    }
+    let mut start = first;
+    let mut current = state(first);
+    for day in first + 1..=last {
+        let s = state(day);
+        if s != current {
+            run(&mut out, start, day - 1, current);
+            start = day;
+            current = s;
+        }
+    }
+    run(&mut out, start, last, current);
+    out
+}
+
+/// Maps a [`DailySums`]' ids onto a [`Dataset`]'s indices.
+#[derive(Debug, Clone)]
+struct Remap {
+    agency: Vec<u32>,
+    sector: Vec<u32>,
+}
+
+impl<'a> From<&Judge<'a>> for View<'a> {
+    fn from(judge: &Judge<'a>) -> View<'a> {
+        View::of(*judge)
+    }
+}
+
+impl<'a> From<&View<'a>> for View<'a> {
+    fn from(view: &View<'a>) -> View<'a> {
+        view.clone()
+    }
+}
+
+/// Individual dossiers and summed days, read together. `judge.dataset`
+/// knows every agency and sector code of the sums.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    pub judge: Judge<'a>,
+    sums: Vec<(&'a DailySums, Remap)>,
+}
+
+impl<'a> View<'a> {
+    /// A view of individual dossiers only: every dossier walked.
+    pub fn of(judge: Judge<'a>) -> View<'a> {
+        View {
+            judge,
+            sums: Vec::new(),
+        }
+    }
+
+    /// Adds summed days. Panics if the dataset lacks one of their codes
+    /// ([`Frame`] makes sure it has them).
+    pub fn with(mut self, sums: &'a DailySums) -> View<'a> {
+        let ds = self.judge.dataset;
+        let find = |codes: &[String], c: &str| {
+            codes
+                .binary_search_by(|x| x.as_str().cmp(c))
+                .unwrap_or_else(|_| panic!("the view's dataset lacks the code {c:?}"))
+                as u32
+        };
+        let remap = Remap {
+            agency: sums
+                .agency_codes()
+                .iter()
+                .map(|c| find(&ds.agency_codes, c))
+                .collect(),
+            sector: sums
+                .sector_codes()
+                .iter()
+                .map(|c| find(&ds.sector_codes, c))
+                .collect(),
+        };
+        self.sums.push((sums, remap));
+        self
+    }
+
+    pub fn dataset(&self) -> &'a Dataset {
+        self.judge.dataset
+    }
+
+    /// Every summed cell with a day in `days`, with the dataset's agency
+    /// and sector indices, of `agency` (a dataset index) or all.
+    pub fn cells(
+        &self,
+        days: std::ops::RangeInclusive<Day>,
+        agency: Option<u32>,
+    ) -> impl Iterator<Item = (Day, u32, u32, &'a Cell)> + '_ {
+        let (from, to) = (*days.start(), *days.end());
+        self.sums.iter().flat_map(move |(sums, remap)| {
+            let range = if from <= to {
+                sums.cells.range((from, 0, 0)..=(to, u32::MAX, u32::MAX))
+            } else {
+                sums.cells.range((0, 1, 0)..(0, 1, 0))
+            };
+            range.filter_map(move |(&(day, a, s), cell)| {
+                let (a, s) = (remap.agency[a as usize], remap.sector[s as usize]);
+                agency.is_none_or(|x| x == a).then_some((day, a, s, cell))
+            })
+        })
+    }
+
+    /// Summed dossiers pending at the end of day `day`, per (agency, sector),
+    /// by [`PendingState::ALL`].
+    pub fn pending_at_end_of(
+        &self,
+        day: Day,
+        agency: Option<u32>,
+    ) -> BTreeMap<(u32, u32), [i64; 3]> {
+        let mut out: BTreeMap<(u32, u32), [i64; 3]> = BTreeMap::new();
+        for (_, a, s, cell) in self.cells(Day::MIN..=day, agency) {
+            if cell.pending != [0; 3] {
+                let e = out.entry((a, s)).or_default();
+                for (x, y) in e.iter_mut().zip(cell.pending) {
+                    *x += i64::from(y);
+                }
+            }
+        }
+        out.retain(|_, v| *v != [0; 3]);
+        out
+    }
+
+    /// Summed processing entries of dossiers resolved on a day in `days`:
+    /// (agency, sector, working days, deadline, dossiers).
+    pub fn processing(
+        &self,
+        days: std::ops::RangeInclusive<Day>,
+        agency: Option<u32>,
+    ) -> impl Iterator<Item = (u32, u32, i64, Option<f64>, u64)> + '_ {
+        let (from, to) = (*days.start(), *days.end());
+        self.sums.iter().flat_map(move |(sums, remap)| {
+            let lo = (from, 0, 0, i32::MIN, 0);
+            let hi = (to, u32::MAX, u32::MAX, i32::MAX, u32::MAX);
+            let range = if from <= to {
+                sums.processing.range(lo..=hi)
+            } else {
+                sums.processing.range(lo..lo)
+            };
+            range.filter_map(move |(&(_, a, s, days, deadline), n)| {
+                let (a, s) = (remap.agency[a as usize], remap.sector[s as usize]);
+                let deadline =
+                    (deadline != NO_DEADLINE).then(|| f64::from(f32::from_bits(deadline)));
+                agency.is_none_or(|x| x == a).then_some((
+                    a,
+                    s,
+                    i64::from(days),
+                    deadline,
+                    u64::from(*n),
+                ))
+            })
+        })
+    }
+
+    /// Summed fee-bearing dossiers received on a day in `days`:
+    /// (agency, procedure code, [paid online, all]).
+    pub fn fee_procedures(
+        &self,
+        days: std::ops::RangeInclusive<Day>,
+    ) -> impl Iterator<Item = (u32, &'a str, [u32; 2])> + '_ {
+        let (from, to) = (*days.start(), *days.end());
+        self.sums.iter().flat_map(move |(sums, remap)| {
+            let (lo, hi) = ((from, 0, 0), (to, u32::MAX, u32::MAX));
+            let range = if from <= to {
+                sums.fee_procedures.range(lo..=hi)
+            } else {
+                sums.fee_procedures.range(lo..lo)
+            };
+            range.map(move |(&(_, a, p), v)| (remap.agency[a as usize], sums.procedures.get(p), *v))
+        })
+    }
+
+    /// Summed evaluations dated on a day in `days`: (agency, by [`Rating::ALL`]).
+    pub fn ratings(
+        &self,
+        days: std::ops::RangeInclusive<Day>,
+    ) -> impl Iterator<Item = (u32, [u32; 3])> + '_ {
+        let (from, to) = (*days.start(), *days.end());
+        self.sums.iter().flat_map(move |(sums, remap)| {
+            let (lo, hi) = ((from, 0), (to, u32::MAX));
+            let range = if from <= to {
+                sums.ratings.range(lo..=hi)
+            } else {
+                sums.ratings.range(lo..lo)
+            };
+            range.map(move |(&(_, a), v)| (remap.agency[a as usize], *v))
+        })
+    }
+
+    /// The first and last days with a summed receipt or ending.
+    pub fn summed_span(&self) -> Option<(Day, Day)> {
+        let mut span: Option<(Day, Day)> = None;
+        for (sums, _) in &self.sums {
+            let first = sums.cells.keys().next().map(|k| k.0);
+            let last = sums.cells.keys().next_back().map(|k| k.0);
+            if let (Some(a), Some(b)) = (first, last) {
+                span = Some(span.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+            }
+        }
+        span
+    }
+
+    /// Rows left out, summed and individual, by reason.
+    pub fn rejected_count(&self, reason: RejectReason) -> u64 {
+        self.dataset().rejected_count(reason)
+            + self
+                .sums
+                .iter()
+                .map(|(s, _)| s.rejected[index_of(RejectReason::ALL, &reason)])
+                .sum::<u64>()
+    }
+}
+
+/// What the chart service answers from: the summed days (history settled
+/// once, and the live dossiers that have ended) and the individual live
+/// dossiers, whose dataset knows every code of the sums.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub dataset: Dataset,
+    pub sums: Vec<Arc<DailySums>>,
+}
+
+impl Frame {
+    /// Sums the dossiers of `dataset` that are fixed at `now` ([`is_fixed`])
+    /// and the evaluations dated before `now`; keeps the rest individual.
+    pub fn split(dataset: Dataset, calendar: &crate::WorkCalendar, now: Ts) -> Frame {
+        let fixed = |d: &Dossier| is_fixed(d, now);
+        let dated = |e: &crate::model::Evaluation| e.evaluated_at.is_some_and(|t| t <= now);
+        let (summed, live) = partition(dataset, fixed, dated);
+        let sums = DailySums::of(&Judge::new(&summed, calendar));
+        Frame {
+            dataset: live,
+            sums: vec![Arc::new(sums)],
+        }
+    }
+
+    /// A frame of individual dossiers only.
+    pub fn of(dataset: Dataset) -> Frame {
+        Frame {
+            dataset,
+            sums: Vec::new(),
+        }
+    }
+
+    pub fn view<'a>(&'a self, calendar: &'a crate::WorkCalendar) -> View<'a> {
+        self.sums
+            .iter()
+            .fold(View::of(Judge::new(&self.dataset, calendar)), |v, s| {
+                v.with(s)
+            })
+    }
+
+    /// Dossiers counted: individual and summed (received).
+    pub fn dossiers(&self) -> u64 {
+        let summed: u64 = self
+            .sums
+            .iter()
+            .flat_map(|s| s.cells.values())
+            .map(|c| c.received.iter().map(|n| u64::from(*n)).sum::<u64>())
+            .sum();
+        self.dataset.dossiers.len() as u64 + summed
+    }
+}
+
+/// Splits a dataset in two with the same code lists: the dossiers and
+/// evaluations that pass, and the others (with the open identities and the
+/// rejected rows).
+fn partition(
+    mut ds: Dataset,
+    dossier: impl Fn(&Dossier) -> bool,
+    evaluation: impl Fn(&crate::model::Evaluation) -> bool,
+) -> (Dataset, Dataset) {
+    let tables = |ds: &Dataset| Dataset {
+        agency_codes: ds.agency_codes.clone(),
+        agencies: ds.agencies.clone(),
+        sector_codes: ds.sector_codes.clone(),
+        sectors: ds.sectors.clone(),
+        procedures: ds.procedures.clone(),
+        ..Dataset::default()
+    };
+    let (mut yes, mut no) = (tables(&ds), tables(&ds));
+    let mut open = std::mem::take(&mut ds.open);
+    open.sort_unstable_by_key(|o| o.dossier);
+    let mut open = open.into_iter().peekable();
+    for (i, d) in ds.dossiers.iter().enumerate() {
+        let side = if dossier(d) { &mut yes } else { &mut no };
+        let first = side.pauses.len() as u32;
+        side.pauses.extend_from_slice(ds.pauses_of(d));
+        let mut d = d.clone();
+        d.pauses = (first, side.pauses.len() as u32);
+        while let Some(o) = open.next_if(|o| o.dossier as usize <= i) {
+            if o.dossier as usize == i {
+                let mut o = o;
+                o.dossier = side.dossiers.len() as u32;
+                side.open.push(o);
+            }
+        }
+        side.dossiers.push(d);
+    }
+    for e in std::mem::take(&mut ds.evaluations) {
+        if evaluation(&e) {
+            yes.evaluations.push(e);
+        } else {
+            no.evaluations.push(e);
+        }
+    }
+    no.rejected = std::mem::take(&mut ds.rejected);
+    (yes, no)
+}
