@@ -122,61 +122,28 @@ pub struct DailySums {
     rejected: [u64; 5],
 }
 
-fn index_of<T: PartialEq>(all: &[T], x: &T) -> usize {
-    all.iter().position(|a| a == x).expect("in ALL")
+/// [`DailySums`]' maps while they are built.
+#[derive(Default)]
+struct Building {
+    cells: std::collections::HashMap<CellKey, Cell>,
+    processing: std::collections::HashMap<ProcessingKey, u32>,
+    fee_procedures: std::collections::HashMap<(Day, u32, u32), [u32; 2]>,
+    ratings: std::collections::HashMap<(Day, u32), [u32; 3]>,
 }
 
-fn bump<K: Ord, const N: usize>(map: &mut BTreeMap<K, [u32; N]>, k: K, i: usize) {
-    map.entry(k).or_insert([0; N])[i] += 1;
-}
-
-impl DailySums {
-    /// The sums of every dossier and evaluation of `judge`'s dataset. The
-    /// dossiers must have ended, by now ([`is_fixed`]): what the sums record
-    /// of an open one would go stale.
-    pub fn of(judge: &Judge<'_>) -> DailySums {
-        let ds = judge.dataset;
-        let mut sums = DailySums::default();
-        // Every code the dataset knows, as a full read's dataset knows them.
-        let agencies: Vec<u32> = ds
-            .agency_codes
-            .iter()
-            .map(|c| sums.agencies.intern(c))
-            .collect();
-        let sectors: Vec<u32> = ds
-            .sector_codes
-            .iter()
-            .map(|c| sums.sectors.intern(c))
-            .collect();
-        for d in &ds.dossiers {
-            sums.fold(
-                judge,
-                d,
-                agencies[d.agency as usize],
-                sectors[d.sector as usize],
-            );
-        }
-        for e in &ds.evaluations {
-            if let Some(t) = e.evaluated_at {
-                let a = agencies[e.agency as usize];
-                bump(
-                    &mut sums.ratings,
-                    (day_of(t), a),
-                    index_of(Rating::ALL, &e.rating),
-                );
-            }
-        }
-        for (reason, n) in &ds.rejected {
-            sums.rejected[index_of(RejectReason::ALL, reason)] += n;
-        }
-        sums
-    }
-
+impl Building {
     fn cell(&mut self, day: Day, agency: u32, sector: u32) -> &mut Cell {
         self.cells.entry((day, agency, sector)).or_default()
     }
 
-    fn fold(&mut self, judge: &Judge<'_>, d: &Dossier, agency: u32, sector: u32) {
+    fn fold(
+        &mut self,
+        judge: &Judge<'_>,
+        d: &Dossier,
+        agency: u32,
+        sector: u32,
+        procedures: &mut Interner,
+    ) {
         let ds = judge.dataset;
         let received = day_of(d.received);
         let resolved = d.stage == Stage::Resolved;
@@ -196,7 +163,7 @@ impl DailySums {
             if p.has_fee == Some(true) {
                 cell.fee[0] += u32::from(d.paid_online);
                 cell.fee[1] += 1;
-                let p = self.procedures.intern(&p.code);
+                let p = procedures.intern(&p.code);
                 let entry = self
                     .fee_procedures
                     .entry((received, agency, p))
@@ -230,6 +197,67 @@ impl DailySums {
         for (day, state, change) in pending_transitions(judge, d) {
             self.cell(day, agency, sector).pending[index_of(PendingState::ALL, &state)] += change;
         }
+    }
+}
+
+fn index_of<T: PartialEq>(all: &[T], x: &T) -> usize {
+    all.iter().position(|a| a == x).expect("in ALL")
+}
+
+impl DailySums {
+    /// The sums of every dossier and evaluation of `judge`'s dataset. The
+    /// dossiers must have ended, by now ([`is_fixed`]): what the sums record
+    /// of an open one would go stale.
+    pub fn of(judge: &Judge<'_>) -> DailySums {
+        DailySums::of_where(judge, |_| true, |_| true)
+    }
+
+    /// [`DailySums::of`] the dossiers and evaluations that pass.
+    pub fn of_where(
+        judge: &Judge<'_>,
+        dossier: impl Fn(&Dossier) -> bool,
+        evaluation: impl Fn(&crate::model::Evaluation) -> bool,
+    ) -> DailySums {
+        let ds = judge.dataset;
+        let mut sums = DailySums::default();
+        // Built in hash maps (far faster than trees at ten million
+        // dossiers), then ordered by day once.
+        let mut b = Building::default();
+        // Every code the dataset knows, as a full read's dataset knows them.
+        let agencies: Vec<u32> = ds
+            .agency_codes
+            .iter()
+            .map(|c| sums.agencies.intern(c))
+            .collect();
+        let sectors: Vec<u32> = ds
+            .sector_codes
+            .iter()
+            .map(|c| sums.sectors.intern(c))
+            .collect();
+        for d in ds.dossiers.iter().filter(|d| dossier(d)) {
+            b.fold(
+                judge,
+                d,
+                agencies[d.agency as usize],
+                sectors[d.sector as usize],
+                &mut sums.procedures,
+            );
+        }
+        for e in ds.evaluations.iter().filter(|e| evaluation(e)) {
+            if let Some(t) = e.evaluated_at {
+                let a = agencies[e.agency as usize];
+                b.ratings.entry((day_of(t), a)).or_insert([0; 3])
+                    [index_of(Rating::ALL, &e.rating)] += 1;
+            }
+        }
+        sums.cells = b.cells.into_iter().collect();
+        sums.processing = b.processing.into_iter().collect();
+        sums.fee_procedures = b.fee_procedures.into_iter().collect();
+        sums.ratings = b.ratings.into_iter().collect();
+        for (reason, n) in &ds.rejected {
+            sums.rejected[index_of(RejectReason::ALL, reason)] += n;
+        }
+        sums
     }
 
     fn merge(&mut self, o: &DailySums, sign: i64) {
@@ -618,10 +646,11 @@ impl Frame {
     pub fn split(dataset: Dataset, calendar: &crate::WorkCalendar, now: Ts) -> Frame {
         let fixed = |d: &Dossier| is_fixed(d, now);
         let dated = |e: &crate::model::Evaluation| e.evaluated_at.is_some_and(|t| t <= now);
-        let (summed, live) = partition(dataset, fixed, dated);
-        let sums = DailySums::of(&Judge::new(&summed, calendar));
+        let sums = DailySums::of_where(&Judge::new(&dataset, calendar), fixed, dated);
+        // In place: a copy of ten million dossiers is 800 MB.
+        let dataset = keep(dataset, |d| !fixed(d), |e| !dated(e));
         Frame {
-            dataset: live,
+            dataset,
             sums: vec![Arc::new(sums)],
         }
     }
@@ -654,48 +683,42 @@ impl Frame {
     }
 }
 
-/// Splits a dataset in two with the same code lists: the dossiers and
-/// evaluations that pass, and the others (with the open identities and the
-/// rejected rows).
-fn partition(
+/// Keeps the dossiers and evaluations of a dataset that pass (with their
+/// pauses and open identities), in place.
+fn keep(
     mut ds: Dataset,
     dossier: impl Fn(&Dossier) -> bool,
     evaluation: impl Fn(&crate::model::Evaluation) -> bool,
-) -> (Dataset, Dataset) {
-    let tables = |ds: &Dataset| Dataset {
-        agency_codes: ds.agency_codes.clone(),
-        agencies: ds.agencies.clone(),
-        sector_codes: ds.sector_codes.clone(),
-        sectors: ds.sectors.clone(),
-        procedures: ds.procedures.clone(),
-        ..Dataset::default()
-    };
-    let (mut yes, mut no) = (tables(&ds), tables(&ds));
+) -> Dataset {
     let mut open = std::mem::take(&mut ds.open);
     open.sort_unstable_by_key(|o| o.dossier);
     let mut open = open.into_iter().peekable();
-    for (i, d) in ds.dossiers.iter().enumerate() {
-        let side = if dossier(d) { &mut yes } else { &mut no };
-        let first = side.pauses.len() as u32;
-        side.pauses.extend_from_slice(ds.pauses_of(d));
-        let mut d = d.clone();
-        d.pauses = (first, side.pauses.len() as u32);
-        while let Some(o) = open.next_if(|o| o.dossier as usize <= i) {
-            if o.dossier as usize == i {
-                let mut o = o;
-                o.dossier = side.dossiers.len() as u32;
-                side.open.push(o);
+    let mut kept_open = Vec::new();
+    let mut pauses = Vec::new();
+    let all_pauses = std::mem::take(&mut ds.pauses);
+    let (mut kept, mut i) = (0u32, 0u32);
+    ds.dossiers.retain_mut(|d| {
+        let keep = dossier(d);
+        while let Some(mut o) = open.next_if(|o| o.dossier <= i) {
+            if keep && o.dossier == i {
+                o.dossier = kept;
+                kept_open.push(o);
             }
         }
-        side.dossiers.push(d);
-    }
-    for e in std::mem::take(&mut ds.evaluations) {
-        if evaluation(&e) {
-            yes.evaluations.push(e);
-        } else {
-            no.evaluations.push(e);
+        if keep {
+            let first = pauses.len() as u32;
+            pauses.extend_from_slice(&all_pauses[d.pauses.0 as usize..d.pauses.1 as usize]);
+            d.pauses = (first, pauses.len() as u32);
+            kept += 1;
         }
-    }
-    no.rejected = std::mem::take(&mut ds.rejected);
-    (yes, no)
+        i += 1;
+        keep
+    });
+    ds.dossiers.shrink_to_fit();
+    pauses.shrink_to_fit();
+    ds.pauses = pauses;
+    ds.open = kept_open;
+    ds.evaluations.retain(|e| evaluation(e));
+    ds.evaluations.shrink_to_fit();
+    ds
 }
