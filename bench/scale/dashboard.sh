@@ -2,7 +2,11 @@
 # The chart service at scale, one binary against another in the same run
 # (issue 23): `render --period YEAR` (wall, max RSS), then `serve`: time
 # from the process start to the first chart, resident memory once loaded,
-# and the median of 10 requests of a chart and of a report.
+# and the median of 10 requests of a chart and of a report. Then, for the
+# last binary only, with cache_ttl = 1s: the reload after nothing changed
+# and after 1,000 changed dossiers (updated_at moved on open ones; PostgreSQL
+# URLs only, as the rows are changed with psql), three times each, the
+# seconds its log gives.
 #
 #   bash bench/scale/dashboard.sh URL YEAR BINARY [BINARY…]
 #
@@ -50,3 +54,40 @@ for bin in "$@"; do
   done
   kill $pid; wait $pid 2>/dev/null || true
 done
+
+bin=${!#}
+case $url in postgres*) ;; *) exit 0 ;; esac
+printf 'query_timeout = "30m"\ncache_ttl = "1s"\n' > "$tmp/reload.toml"
+port=$((port + 1))
+base=http://127.0.0.1:$port
+MOTCUA_DATABASE_URL=$url "$bin" --config "$tmp/reload.toml" serve --listen 127.0.0.1:$port \
+  > "$tmp/reload.log" 2>&1 &
+pid=$!
+chart="$base/charts/on_time_trend.png?from=$year-01-01&to=$year-12-31"
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$chart")" = 200 ]; do
+  kill -0 $pid || { cat "$tmp/reload.log"; exit 1; }
+  sleep 0.1
+done
+# Asks for a page once the data is stale, then waits for the reload it starts.
+reload() {
+  local before
+  before=$(grep -c 'read what changed' "$tmp/reload.log" || true)
+  sleep 1.1
+  curl -s -o /dev/null "$chart"
+  until [ "$(grep -c 'read what changed' "$tmp/reload.log" || true)" -gt "$before" ]; do
+    kill -0 $pid || { cat "$tmp/reload.log"; exit 1; }
+    sleep 0.05
+  done
+  grep 'read what changed' "$tmp/reload.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g' \
+    | grep -o 'changed=[0-9]*\|seconds=[0-9.]*' | paste -sd' '
+}
+for i in 1 2 3; do
+  echo "reload, nothing changed: $(reload)"
+done
+for i in 1 2 3; do
+  psql -q "$url" -c "UPDATE dossiers SET updated_at = now() AT TIME ZONE 'Asia/Ho_Chi_Minh'
+    WHERE code IN (SELECT code FROM dossiers WHERE finished_at IS NULL AND status IN (2, 4, 5, 6)
+                   ORDER BY code OFFSET $((i * 1000)) LIMIT 1000)"
+  echo "reload after 1,000 changed dossiers: $(reload)"
+done
+kill $pid; wait $pid 2>/dev/null || true

@@ -95,7 +95,11 @@ impl AppState {
         };
         let reader = Reader::open(&url, config.queries_dir.as_deref(), &options)?;
         let store = Store::new(reader, calendar.timezone(), config.cache_ttl)
-            .summing_with(calendar.clone())
+            .summing_with(
+                calendar.clone(),
+                config.period_convention,
+                config.full_resync_interval,
+            )
             .with_query_timeout(config.query_timeout);
         let mut state = AppState::new(store, calendar);
         // Read at start; errors name the file, line and key.

@@ -116,7 +116,8 @@ fn parse_period(s: &str) -> Result<PeriodName, String> {
 /// period_convention = "calendar"       # or "day15" (15th-to-14th statistical months)
 /// data_dir = "motcua-data"             # where --demo keeps its database
 /// demo_dossiers = 300000
-/// cache_ttl = "5m"                     # reload the source when the data is older
+/// cache_ttl = "5m"                     # read what changed in the source when the data is older
+/// full_resync_interval = "1h"          # read everything at least this often ("0s": every time)
 /// connect_timeout = "10s"
 /// query_timeout = "60s"                # the longest one source statement may run
 /// on_time_target = 0.95                # the target line of on_time_trend
@@ -138,6 +139,10 @@ pub struct Config {
     pub demo_dossiers: u64,
     #[serde(deserialize_with = "de_duration")]
     pub cache_ttl: Duration,
+    /// A full read at least this often: it catches what `updated_at` cannot
+    /// show (deleted rows, late supplements; see `motcua_queries::incremental`).
+    #[serde(deserialize_with = "de_duration")]
+    pub full_resync_interval: Duration,
     #[serde(deserialize_with = "de_duration")]
     pub connect_timeout: Duration,
     /// The server cancels a statement running longer (SQLite: the read is abandoned).
@@ -165,6 +170,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             demo_dossiers: DEFAULT_DEMO_DOSSIERS,
             cache_ttl: DEFAULT_CACHE_TTL,
+            full_resync_interval: motcua_queries::incremental::DEFAULT_FULL_RESYNC_INTERVAL,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             on_time_target: DEFAULT_ON_TIME_TARGET,

@@ -1,7 +1,10 @@
-//! The judged dataset, loaded once and kept: every chart and report of the
-//! next `cache_ttl` is drawn from the same data. When the data is older
-//! than the TTL, the next request still gets it at once and a reload starts
-//! in the background (one at a time).
+//! The judged data, loaded and kept: every chart and report of the next
+//! `cache_ttl` is drawn from the same data. When the data is older than the
+//! TTL, the next request still gets it at once and a reload starts in the
+//! background (one at a time). A reload reads only what changed, as the
+//! exporter does (`motcua_queries::incremental`), with a full read every
+//! `full_resync_interval`; the history is held as summed days
+//! (`motcua_queries::daily`), the open dossiers individually.
 //!
 //! Loads always run in the background. Until the first one has finished,
 //! [`Store::get`] (what every page calls for its data) waits for it at most
@@ -16,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use chrono::FixedOffset;
 use motcua_queries::daily::{DailySums, Frame, View};
+use motcua_queries::incremental::{Ledger, Refresh};
+use motcua_queries::report::PeriodConvention;
+use motcua_queries::shard::AgencyFilter;
 use motcua_queries::{Dataset, Dialect, Reader, Ts, WorkCalendar, now_local};
 
 /// Retry a failed load no more often than this while nothing is cached;
@@ -90,9 +96,9 @@ struct Inner {
     reader: Option<Reader>,
     zone: FixedOffset,
     ttl: Duration,
-    /// When set, every load sums the dossiers ended by then into days
-    /// ([`Frame::split`]) and keeps only the others individual.
-    summing: Mutex<Option<WorkCalendar>>,
+    /// When set, loads go through a ledger of summed days, updated
+    /// incrementally; else every load reads every dossier.
+    summing: Mutex<Option<Summing>>,
     /// Bounds a SQLite read (the servers cancel their own statements).
     query_timeout: Mutex<Option<Duration>>,
     /// How long [`Store::get`] waits for the first load.
@@ -103,6 +109,26 @@ struct Inner {
     /// Bumped after each load, successful or not: wakes the waiters.
     loads_done: tokio::sync::watch::Sender<u64>,
     last_failure: Mutex<Option<(Instant, String)>>,
+    last_kind: Mutex<Option<LoadKind>>,
+}
+
+/// How a summing store reads: the exporter's mechanism
+/// ([`motcua_queries::incremental`]), with days for sums.
+#[derive(Debug)]
+struct Summing {
+    calendar: WorkCalendar,
+    convention: PeriodConvention,
+    full_resync_interval: Duration,
+    /// The ledger of the last full read, and when that read was; None
+    /// before the first, and while a load has it out.
+    ledger: Option<(Ledger<DailySums>, Instant)>,
+}
+
+/// What a load read: everything, or what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadKind {
+    Full,
+    Incremental { changed: usize },
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -158,6 +184,7 @@ impl Store {
                 load_started: Mutex::new(None),
                 loads_done: tokio::sync::watch::Sender::new(0),
                 last_failure: Mutex::new(None),
+                last_kind: Mutex::new(None),
             }),
         }
     }
@@ -169,10 +196,23 @@ impl Store {
         self
     }
 
-    /// Sums each load's ended dossiers into days with `calendar`, so that
-    /// requests read days rather than dossiers.
-    pub fn summing_with(self, calendar: WorkCalendar) -> Store {
-        *lock(&self.inner.summing) = Some(calendar);
+    /// Keeps the source as summed days with `calendar` and reads only what
+    /// changed on later loads, with a full read at least every
+    /// `full_resync_interval` (zero: every load) and whenever a change
+    /// cannot be applied exactly (the exporter's mechanism,
+    /// [`motcua_queries::incremental`]).
+    pub fn summing_with(
+        self,
+        calendar: WorkCalendar,
+        convention: PeriodConvention,
+        full_resync_interval: Duration,
+    ) -> Store {
+        *lock(&self.inner.summing) = Some(Summing {
+            calendar,
+            convention,
+            full_resync_interval,
+            ledger: None,
+        });
         self
     }
 
@@ -303,44 +343,41 @@ impl Store {
             return self.cached().ok_or_else(|| "no dataset".to_owned());
         };
         let started = Instant::now();
-        let read = reader.read(self.inner.zone);
+        let now = now_local(self.inner.zone);
+        let read = self.read(reader, now);
         let limit = *lock(&self.inner.query_timeout);
         let result = match limit {
             Some(limit) if reader.source.dialect() == Dialect::Sqlite => {
+                // Dropping the read interrupts the statement; a ledger it had
+                // out is dropped with it, and the next load reads everything.
                 match tokio::time::timeout(limit, read).await {
-                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Ok(r) => r,
                     Err(_) => Err(format!(
                         "reading the source took longer than query_timeout ({})",
                         humantime::format_duration(limit)
                     )),
                 }
             }
-            _ => read.await.map_err(|e| e.to_string()),
+            _ => read.await,
         };
         match result {
-            Ok(dataset) => {
-                let at = now_local(self.inner.zone);
-                let summing = lock(&self.inner.summing).clone();
-                let frame = match summing {
-                    Some(calendar) => {
-                        match tokio::task::spawn_blocking(move || {
-                            Frame::split(dataset, &calendar, at)
-                        })
-                        .await
-                        {
-                            Ok(frame) => frame,
-                            Err(e) => std::panic::resume_unwind(e.into_panic()),
-                        }
-                    }
-                    None => Frame::of(dataset),
-                };
-                let loaded = Arc::new(Loaded::of_frame(frame, at));
-                tracing::info!(
-                    dossiers = loaded.dossiers(),
-                    individual = loaded.dataset.dossiers.len(),
-                    seconds = started.elapsed().as_secs_f64(),
-                    "loaded the source"
-                );
+            Ok((frame, kind)) => {
+                let loaded = Arc::new(Loaded::of_frame(frame, now));
+                match kind {
+                    LoadKind::Full => tracing::info!(
+                        dossiers = loaded.dossiers(),
+                        individual = loaded.dataset.dossiers.len(),
+                        seconds = started.elapsed().as_secs_f64(),
+                        "read the source"
+                    ),
+                    LoadKind::Incremental { changed } => tracing::info!(
+                        changed,
+                        individual = loaded.dataset.dossiers.len(),
+                        seconds = started.elapsed().as_secs_f64(),
+                        "read what changed in the source"
+                    ),
+                }
+                *lock(&self.inner.last_kind) = Some(kind);
                 *self
                     .inner
                     .current
@@ -361,5 +398,74 @@ impl Store {
                 Err(reason)
             }
         }
+    }
+
+    /// Reads the source as of `now`: incrementally when the store sums and
+    /// a ledger is at hand and fresh enough, else in full.
+    async fn read(&self, reader: &Reader, now: Ts) -> Result<(Frame, LoadKind), String> {
+        let (source, files) = (&reader.source, &reader.files);
+        let settings = {
+            let mut summing = lock(&self.inner.summing);
+            summing.as_mut().map(|s| {
+                let ledger = s.ledger.take();
+                (
+                    s.calendar.clone(),
+                    s.convention,
+                    s.full_resync_interval,
+                    ledger,
+                )
+            })
+        };
+        let Some((calendar, convention, resync, ledger)) = settings else {
+            let dataset = reader
+                .read(self.inner.zone)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok((Frame::of(dataset), LoadKind::Full));
+        };
+        if let Some((mut ledger, full_read_at)) = ledger
+            && full_read_at.elapsed() < resync
+        {
+            match ledger.refresh_frame(source, files, &calendar, now).await {
+                Ok(Refresh::Done {
+                    snapshot: frame,
+                    changed,
+                }) => {
+                    self.keep_ledger(ledger, full_read_at);
+                    return Ok((frame, LoadKind::Incremental { changed }));
+                }
+                Ok(Refresh::FullReadNeeded(reason)) => {
+                    tracing::info!(%reason, "reading the whole source again");
+                }
+                Err(e) => {
+                    // Nothing was applied: the ledger stays good.
+                    self.keep_ledger(ledger, full_read_at);
+                    return Err(e.to_string());
+                }
+            }
+        }
+        let (ledger, frame) = Ledger::load_frame(
+            source,
+            files,
+            &calendar,
+            convention,
+            &AgencyFilter::all(),
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        self.keep_ledger(ledger, Instant::now());
+        Ok((frame, LoadKind::Full))
+    }
+
+    fn keep_ledger(&self, ledger: Ledger<DailySums>, full_read_at: Instant) {
+        if let Some(s) = lock(&self.inner.summing).as_mut() {
+            s.ledger = Some((ledger, full_read_at));
+        }
+    }
+
+    /// What the last successful load read.
+    pub fn last_load_kind(&self) -> Option<LoadKind> {
+        *lock(&self.inner.last_kind)
     }
 }

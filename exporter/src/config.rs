@@ -37,9 +37,7 @@ pub const ENV_DATA_DIR: &str = "MOTCUA_DATA_DIR";
 /// Default listen address (DESIGN §5: exporter port 9745).
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9745";
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
-/// How often a full re-read of the source replaces the incremental
-/// refreshes (which read only rows whose updated_at changed).
-pub const DEFAULT_FULL_RESYNC_INTERVAL: Duration = Duration::from_secs(3600);
+pub use motcua_queries::incremental::DEFAULT_FULL_RESYNC_INTERVAL;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest one source statement may run before the database server
 /// cancels it. A full read of a large province takes seconds; a statement

@@ -42,11 +42,13 @@
 //! edited back to status 1 or 3 (not intake, so it looks new).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use crate::calendar::WorkCalendar;
 use crate::classify::Judge;
+use crate::daily::{DailySums, Frame};
 use crate::judge::{DatasetBuilder, Verdict, judge_dossier};
 use crate::lookup::{Apologies, Interner, NONE, PauseOf, Pauses, key, pauses_and_apologies, some};
 use crate::model::{
@@ -65,6 +67,10 @@ use crate::source::{RowKind, Source, SourceError, SqlFiles, query_body};
 /// and a month of activity, about 450,000) fit the memory budget.
 pub const SETTLE_AFTER: i64 = 30 * SECONDS_PER_DAY;
 
+/// How often a full read replaces the incremental refreshes (which read
+/// only rows whose `updated_at` moved), in both services.
+pub const DEFAULT_FULL_RESYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How far before the last `updated_at` seen a refresh starts reading.
 pub const OVERLAP: i64 = SECONDS_PER_DAY;
 
@@ -74,33 +80,113 @@ pub const OVERLAP: i64 = SECONDS_PER_DAY;
 /// memory (about 5 MB); a batch costs one merge of the series (about 1 ms).
 const SETTLE_BATCH: usize = 16_384;
 
-/// The outcome of an incremental refresh.
+/// The outcome of an incremental refresh: the exporter's [`Snapshot`], or
+/// the chart service's [`Frame`].
 // One value a refresh, moved once: boxing the snapshot would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum Refresh {
-    /// The snapshot as of now, and how many changed dossiers were read.
-    Done { snapshot: Snapshot, changed: usize },
+pub enum Refresh<T = Snapshot> {
+    /// The data as of now, and how many changed dossiers were read.
+    Done { snapshot: T, changed: usize },
     /// The refresh cannot be exact; read everything again. Why, for the log.
     FullReadNeeded(String),
 }
 
+/// What a ledger sums of settled and fixed dossiers: the exporter's
+/// [`Snapshot`] (the series of the current report periods) or the chart
+/// service's [`DailySums`] (days, for any period). Both add and subtract,
+/// so one mechanism — settle in batches, take a changed dossier's old
+/// contribution out — serves both.
+pub trait Aggregate: Clone + Send + Sized + 'static {
+    /// The sums are of the current report periods: a new period needs a
+    /// full read. Days need none.
+    const OF_CURRENT_PERIODS: bool;
+    /// The ledger keeps the codes of the live dossiers that move with the
+    /// clock, for the worklist (the exporter lists none).
+    const KEEPS_OPEN_CODES: bool;
+    fn of(judge: &Judge<'_>, now: Ts, convention: PeriodConvention) -> Self;
+    fn absorb(&mut self, other: &Self);
+    fn remove(&mut self, other: &Self);
+
+    fn empty(calendar: &WorkCalendar, now: Ts, convention: PeriodConvention) -> Self {
+        Self::of(&Judge::new(&Dataset::default(), calendar), now, convention)
+    }
+}
+
+impl Aggregate for Snapshot {
+    const OF_CURRENT_PERIODS: bool = true;
+    const KEEPS_OPEN_CODES: bool = false;
+    fn of(judge: &Judge<'_>, now: Ts, convention: PeriodConvention) -> Self {
+        Snapshot::compute(judge, now, convention)
+    }
+    fn absorb(&mut self, other: &Self) {
+        Snapshot::absorb(self, other);
+    }
+    fn remove(&mut self, other: &Self) {
+        Snapshot::remove(self, other);
+    }
+}
+
+impl Aggregate for DailySums {
+    const OF_CURRENT_PERIODS: bool = false;
+    const KEEPS_OPEN_CODES: bool = true;
+    fn of(judge: &Judge<'_>, _: Ts, _: PeriodConvention) -> Self {
+        DailySums::of(judge)
+    }
+    fn absorb(&mut self, other: &Self) {
+        DailySums::absorb(self, other);
+    }
+    fn remove(&mut self, other: &Self) {
+        DailySums::remove(self, other);
+    }
+}
+
+/// The codes of the live dossiers that move with the clock, when the
+/// aggregate asks for them ([`Aggregate::KEEPS_OPEN_CODES`]).
+#[derive(Debug, Default)]
+struct OpenCodes(Option<HashMap<u64, Box<str>>>);
+
+impl OpenCodes {
+    fn kept(keep: bool) -> OpenCodes {
+        OpenCodes(keep.then(HashMap::new))
+    }
+
+    /// Records (or forgets) the code of the live dossier `k`.
+    fn note(&mut self, k: u64, dossier: &LiveDossier, code: &str) {
+        if let Some(codes) = &mut self.0 {
+            if dossier.fixed {
+                codes.remove(&k);
+            } else {
+                codes.insert(k, code.into());
+            }
+        }
+    }
+
+    fn get(&self, k: u64) -> String {
+        self.0
+            .as_ref()
+            .and_then(|c| c.get(&k))
+            .map_or_else(String::new, |c| c.to_string())
+    }
+}
+
 /// The state kept between refreshes.
 #[derive(Debug)]
-pub struct Ledger {
+pub struct Ledger<A = Snapshot> {
     convention: PeriodConvention,
     filter: AgencyFilter,
     /// Agencies, sectors and procedures as of the last full read.
     catalogue: SourceRows,
     /// Procedure and agency codes of the live dossiers.
     codes: Interner,
-    /// Everything settled, summed.
-    settled: Snapshot,
+    open_codes: OpenCodes,
+    /// Everything settled, summed (shared with the frames handed out).
+    settled: Arc<A>,
     live: LiveSet,
     /// The live dossiers whose contribution no longer depends on the clock
     /// (ended, rejected, not intake), summed: a refresh recomputes only the
     /// others, and takes a changed dossier's old contribution out of here.
-    fixed: Snapshot,
+    fixed: Arc<A>,
     /// Rows ended, received and updated before this instant may settle.
     cut: Ts,
     /// The latest `updated_at` read (never after the clock).
@@ -108,7 +194,7 @@ pub struct Ledger {
     periods: [(PeriodName, NaiveDate, NaiveDate); 3],
 }
 
-impl Ledger {
+impl Ledger<Snapshot> {
     /// Reads the whole source: the ledger for later refreshes and the
     /// snapshot as of `now`.
     pub async fn load(
@@ -119,6 +205,128 @@ impl Ledger {
         filter: &AgencyFilter,
         now: Ts,
     ) -> Result<(Ledger, Snapshot), SourceError> {
+        let (ledger, recent_evaluations) =
+            Ledger::read(source, files, calendar, convention, filter, now).await?;
+        let snapshot = ledger.snapshot(calendar, now, recent_evaluations);
+        Ok((ledger, snapshot))
+    }
+
+    /// Reads what changed since the last read and returns the snapshot as of
+    /// `now`, or says that only a full read can be exact.
+    pub async fn refresh(
+        &mut self,
+        source: &Source,
+        files: &SqlFiles,
+        calendar: &WorkCalendar,
+        now: Ts,
+    ) -> Result<Refresh, SourceError> {
+        Ok(match self.update(source, files, calendar, now).await? {
+            Refresh::Done {
+                snapshot: recent_evaluations,
+                changed,
+            } => Refresh::Done {
+                snapshot: self.snapshot(calendar, now, recent_evaluations),
+                changed,
+            },
+            Refresh::FullReadNeeded(why) => Refresh::FullReadNeeded(why),
+        })
+    }
+
+    /// The live dossiers that depend on the clock, computed as of `now`,
+    /// plus the fixed and settled sums.
+    fn snapshot(
+        &self,
+        calendar: &WorkCalendar,
+        now: Ts,
+        recent_evaluations: Vec<EvaluationRow>,
+    ) -> Snapshot {
+        let moving = self.live.iter().filter(|(_, d)| !d.fixed);
+        let mut snapshot = self.compute(moving, recent_evaluations, calendar, now);
+        snapshot.absorb(&self.fixed);
+        snapshot.absorb(&self.settled);
+        snapshot
+    }
+}
+
+impl Ledger<DailySums> {
+    /// Reads the whole source: the ledger for later refreshes and the
+    /// chart service's frame as of `now`.
+    pub async fn load_frame(
+        source: &Source,
+        files: &SqlFiles,
+        calendar: &WorkCalendar,
+        convention: PeriodConvention,
+        filter: &AgencyFilter,
+        now: Ts,
+    ) -> Result<(Ledger<DailySums>, Frame), SourceError> {
+        let (ledger, recent_evaluations) =
+            Ledger::read(source, files, calendar, convention, filter, now).await?;
+        let frame = ledger.frame(recent_evaluations);
+        Ok((ledger, frame))
+    }
+
+    /// Reads what changed since the last read and returns the frame as of
+    /// `now`, or says that only a full read can be exact.
+    pub async fn refresh_frame(
+        &mut self,
+        source: &Source,
+        files: &SqlFiles,
+        calendar: &WorkCalendar,
+        now: Ts,
+    ) -> Result<Refresh<Frame>, SourceError> {
+        Ok(match self.update(source, files, calendar, now).await? {
+            Refresh::Done {
+                snapshot: recent_evaluations,
+                changed,
+            } => Refresh::Done {
+                snapshot: self.frame(recent_evaluations),
+                changed,
+            },
+            Refresh::FullReadNeeded(why) => Refresh::FullReadNeeded(why),
+        })
+    }
+
+    /// The live dossiers that move with the clock (and the recent
+    /// evaluations) individual, the rest summed by day.
+    fn frame(&self, recent_evaluations: Vec<EvaluationRow>) -> Frame {
+        let catalogue = &self.catalogue;
+        let dataset = cpu_bound(|| {
+            let mut batch = DatasetBuilder::new(
+                &catalogue.agencies,
+                &catalogue.sectors,
+                &catalogue.procedures,
+            )
+            .keep_open_identities();
+            // The view reads the sums through the dataset's codes.
+            for sums in [&self.settled, &self.fixed] {
+                batch.know_codes(sums.agency_codes(), sums.sector_codes());
+            }
+            for (k, d) in self.live.iter().filter(|(_, d)| !d.fixed) {
+                let row = d.row(self.open_codes.get(*k), &self.codes);
+                batch.dossier(*k, &row, d.pauses(), d.flags & APOLOGY != 0);
+            }
+            for e in &recent_evaluations {
+                batch.evaluation(e);
+            }
+            batch.finish()
+        });
+        Frame {
+            dataset,
+            sums: vec![Arc::clone(&self.settled), Arc::clone(&self.fixed)],
+        }
+    }
+}
+
+impl<A: Aggregate> Ledger<A> {
+    /// A full read: the ledger and the evaluations too recent to settle.
+    async fn read(
+        source: &Source,
+        files: &SqlFiles,
+        calendar: &WorkCalendar,
+        convention: PeriodConvention,
+        filter: &AgencyFilter,
+        now: Ts,
+    ) -> Result<(Ledger<A>, Vec<EvaluationRow>), SourceError> {
         let zone = calendar.timezone();
         let agency_condition = filter.sql_condition("agency_code", source.dialect());
         let of_dossiers = agency_condition
@@ -140,10 +348,11 @@ impl Ledger {
             now,
             convention,
             calendar: calendar.clone(),
-            settled: empty_snapshot(calendar, now, convention),
+            settled: A::empty(calendar, now, convention),
             batch: DatasetBuilder::new(&[], &[], &catalogue.procedures),
             live: LiveSet::default(),
             codes: Interner::default(),
+            open_codes: OpenCodes::kept(A::KEEPS_OPEN_CODES),
             recent_evaluations: Vec::new(),
         };
         // The CPUs this thread may use (its affinity, a cgroup's quota).
@@ -182,6 +391,7 @@ impl Ledger {
             settled,
             live,
             codes,
+            open_codes,
             recent_evaluations,
         } = sorted;
 
@@ -190,34 +400,34 @@ impl Ledger {
             filter: filter.clone(),
             catalogue,
             codes,
-            fixed: empty_snapshot(calendar, now, convention),
-            settled,
+            open_codes,
+            fixed: Arc::new(A::empty(calendar, now, convention)),
+            settled: Arc::new(settled),
             live,
             cut,
             watermark: watermark.min(now),
             periods: current_periods(now, convention),
         };
         ledger.live.index.shrink_to_fit();
-        ledger.fixed = ledger.compute(
+        ledger.fixed = Arc::new(ledger.compute(
             ledger.live.iter().filter(|(_, d)| d.fixed),
             Vec::new(),
             calendar,
             now,
-        );
-        let snapshot = ledger.snapshot(calendar, now, recent_evaluations);
-        Ok((ledger, snapshot))
+        ));
+        Ok((ledger, recent_evaluations))
     }
 
-    /// Reads what changed since the last read and returns the snapshot as of
-    /// `now`, or says that only a full read can be exact.
-    pub async fn refresh(
+    /// Applies what changed since the last read; returns the evaluations too
+    /// recent to settle, or says that only a full read can be exact.
+    async fn update(
         &mut self,
         source: &Source,
         files: &SqlFiles,
         calendar: &WorkCalendar,
         now: Ts,
-    ) -> Result<Refresh, SourceError> {
-        if current_periods(now, self.convention) != self.periods {
+    ) -> Result<Refresh<Vec<EvaluationRow>>, SourceError> {
+        if A::OF_CURRENT_PERIODS && current_periods(now, self.convention) != self.periods {
             return Ok(Refresh::FullReadNeeded(
                 "a new report period began".to_owned(),
             ));
@@ -284,6 +494,7 @@ impl Ledger {
                 // Re-read through the overlap, unchanged: nothing to redo.
                 continue;
             }
+            self.open_codes.note(k, &dossier, &row.code);
             if dossier.fixed {
                 added.push((k, dossier.clone()));
             }
@@ -293,17 +504,21 @@ impl Ledger {
                 replaced.push((k, old));
             }
         }
-        let gone = self.compute(
-            replaced.iter().map(|(k, d)| (k, d)),
-            Vec::new(),
-            calendar,
-            now,
-        );
-        let came = self.compute(added.iter().map(|(k, d)| (k, d)), Vec::new(), calendar, now);
-        self.fixed.remove(&gone);
-        self.fixed.absorb(&came);
+        if !(replaced.is_empty() && added.is_empty()) {
+            let gone = self.compute(
+                replaced.iter().map(|(k, d)| (k, d)),
+                Vec::new(),
+                calendar,
+                now,
+            );
+            let came = self.compute(added.iter().map(|(k, d)| (k, d)), Vec::new(), calendar, now);
+            // Copied only while a frame handed out still holds the old sums.
+            let fixed = Arc::make_mut(&mut self.fixed);
+            fixed.remove(&gone);
+            fixed.absorb(&came);
+        }
         Ok(Refresh::Done {
-            snapshot: self.snapshot(calendar, now, recent_evaluations),
+            snapshot: recent_evaluations,
             changed: count,
         })
     }
@@ -313,22 +528,7 @@ impl Ledger {
         self.live.len()
     }
 
-    /// The live dossiers that depend on the clock, computed as of `now`,
-    /// plus the fixed and settled sums.
-    fn snapshot(
-        &self,
-        calendar: &WorkCalendar,
-        now: Ts,
-        recent_evaluations: Vec<EvaluationRow>,
-    ) -> Snapshot {
-        let moving = self.live.iter().filter(|(_, d)| !d.fixed);
-        let mut snapshot = self.compute(moving, recent_evaluations, calendar, now);
-        snapshot.absorb(&self.fixed);
-        snapshot.absorb(&self.settled);
-        snapshot
-    }
-
-    /// The snapshot of some live dossiers (and evaluations) alone, computed
+    /// The sums of some live dossiers (and evaluations) alone, computed
     /// [`SETTLE_BATCH`] dossiers at a time: each is expanded into a full row
     /// for the computation, and expanding them all at once was the exporter's
     /// peak memory.
@@ -338,7 +538,7 @@ impl Ledger {
         evaluations: Vec<EvaluationRow>,
         calendar: &WorkCalendar,
         now: Ts,
-    ) -> Snapshot {
+    ) -> A {
         let mut dossiers = dossiers.peekable();
         let first = dossiers.by_ref().take(SETTLE_BATCH);
         let mut sum = self.compute_batch(first, evaluations, calendar, now);
@@ -355,7 +555,7 @@ impl Ledger {
         evaluations: Vec<EvaluationRow>,
         calendar: &WorkCalendar,
         now: Ts,
-    ) -> Snapshot {
+    ) -> A {
         let catalogue = &self.catalogue;
         cpu_bound(|| {
             let mut batch = DatasetBuilder::new(
@@ -365,18 +565,14 @@ impl Ledger {
             );
             for (k, d) in dossiers {
                 // Live rows keep no code: the key stands in for it.
-                let pauses = d.pauses.iter().map(|&(start, end)| Pause {
-                    start,
-                    end: some(end),
-                });
                 let row = d.row(String::new(), &self.codes);
-                batch.dossier(*k, &row, pauses, d.flags & APOLOGY != 0);
+                batch.dossier(*k, &row, d.pauses(), d.flags & APOLOGY != 0);
             }
             for e in &evaluations {
                 batch.evaluation(e);
             }
             let dataset = batch.finish_for_sums();
-            Snapshot::compute(&Judge::new(&dataset, calendar), now, self.convention)
+            A::of(&Judge::new(&dataset, calendar), now, self.convention)
         })
     }
 }
@@ -401,20 +597,20 @@ enum Work {
 /// switches, and every row crossed between the threads' caches (at 10M
 /// dossiers, a sixth of the exporter's CPU). There the reading thread sorts
 /// each batch itself, while it is still in cache.
-enum Sorting {
-    Here(Box<Sorter>),
+enum Sorting<A: Aggregate> {
+    Here(Box<Sorter<A>>),
     Thread {
         work: std::sync::mpsc::SyncSender<Work>,
         /// Batches the sorter is done with, for the reader to refill.
         spent: std::sync::mpsc::Receiver<Vec<DossierRow>>,
-        thread: std::thread::JoinHandle<Sorted>,
+        thread: std::thread::JoinHandle<Sorted<A>>,
     },
 }
 
 /// The reading side of a full read: batches rows for the sorting and hands
 /// back spent rows for the reader to refill.
-struct Handover {
-    sorting: Sorting,
+struct Handover<A: Aggregate> {
+    sorting: Sorting<A>,
     /// Whether the source refills rows; elsewhere spent rows are dropped.
     refills: bool,
     /// Spent rows left to refill.
@@ -423,14 +619,14 @@ struct Handover {
     evaluations: Vec<EvaluationRow>,
 }
 
-impl Handover {
+impl<A: Aggregate> Handover<A> {
     /// `on_its_own_thread`: whether the sorting runs on a thread of its own
     /// (see [`Sorting`]).
     fn new(
-        sorter: Sorter,
+        sorter: Sorter<A>,
         refills: bool,
         on_its_own_thread: bool,
-    ) -> Result<Handover, SourceError> {
+    ) -> Result<Handover<A>, SourceError> {
         let sorting = if !on_its_own_thread {
             Sorting::Here(Box::new(sorter))
         } else {
@@ -520,7 +716,7 @@ impl Handover {
 
     /// Ends the sorting (what is batched is dropped: call [`Handover::flush`]
     /// first) and returns its result.
-    fn finish(self) -> Sorted {
+    fn finish(self) -> Sorted<A> {
         match self.sorting {
             Sorting::Here(sorter) => sorter.finish(),
             Sorting::Thread { work, thread, .. } => {
@@ -534,29 +730,31 @@ impl Handover {
 
 /// The sorting of a full read: settles old rows in batches, keeps the
 /// others live.
-struct Sorter {
+struct Sorter<A: Aggregate> {
     pauses: Pauses,
     apologies: Apologies,
     cut: Ts,
     now: Ts,
     convention: PeriodConvention,
     calendar: WorkCalendar,
-    settled: Snapshot,
+    settled: A,
     batch: DatasetBuilder,
     live: LiveSet,
     codes: Interner,
+    open_codes: OpenCodes,
     recent_evaluations: Vec<EvaluationRow>,
 }
 
 /// What the sorting hands back.
-struct Sorted {
-    settled: Snapshot,
+struct Sorted<A> {
+    settled: A,
     live: LiveSet,
     codes: Interner,
+    open_codes: OpenCodes,
     recent_evaluations: Vec<EvaluationRow>,
 }
 
-impl Sorter {
+impl<A: Aggregate> Sorter<A> {
     /// The sorting thread: sorts what comes until the channel closes, and
     /// sends the spent batches back to be refilled (dropped here when the
     /// reader is four behind taking them, or when `spent` is `None`).
@@ -564,7 +762,7 @@ impl Sorter {
         mut self,
         work: std::sync::mpsc::Receiver<Work>,
         spent: Option<std::sync::mpsc::SyncSender<Vec<DossierRow>>>,
-    ) -> Sorted {
+    ) -> Sorted<A> {
         for batch in work {
             match batch {
                 Work::Dossiers(rows) => {
@@ -588,12 +786,13 @@ impl Sorter {
         }
     }
 
-    fn finish(mut self) -> Sorted {
+    fn finish(mut self) -> Sorted<A> {
         self.settle();
         Sorted {
             settled: self.settled,
             live: self.live,
             codes: self.codes,
+            open_codes: self.open_codes,
             recent_evaluations: self.recent_evaluations,
         }
     }
@@ -608,6 +807,7 @@ impl Sorter {
             }
         } else {
             let dossier = LiveDossier::new(row, row_pauses, apology, self.now, &mut self.codes);
+            self.open_codes.note(k, &dossier, &row.code);
             self.live.insert(k, dossier);
         }
     }
@@ -668,8 +868,8 @@ fn settles(row: &DossierRow, cut: Ts) -> bool {
 }
 
 /// Adds the batch's contribution to `settled` and empties the batch.
-fn settle(
-    settled: &mut Snapshot,
+fn settle<A: Aggregate>(
+    settled: &mut A,
     batch: &mut DatasetBuilder,
     calendar: &WorkCalendar,
     now: Ts,
@@ -677,11 +877,7 @@ fn settle(
 ) {
     cpu_bound(|| {
         let dataset = batch.finish_for_sums();
-        settled.absorb(&Snapshot::compute(
-            &Judge::new(&dataset, calendar),
-            now,
-            convention,
-        ));
+        settled.absorb(&A::of(&Judge::new(&dataset, calendar), now, convention));
     });
 }
 
@@ -696,10 +892,6 @@ fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
         }
         _ => work(),
     }
-}
-
-fn empty_snapshot(calendar: &WorkCalendar, now: Ts, convention: PeriodConvention) -> Snapshot {
-    Snapshot::compute(&Judge::new(&Dataset::default(), calendar), now, convention)
 }
 
 /// `dossier_code IN (codes of dossiers.sql where condition)`.
@@ -772,6 +964,13 @@ impl LiveDossier {
                 .map(|p| (p.requested_at, p.resumed_at))
                 .collect(),
         }
+    }
+
+    fn pauses(&self) -> impl Iterator<Item = Pause> + '_ {
+        self.pauses.iter().map(|&(start, end)| Pause {
+            start,
+            end: some(end),
+        })
     }
 
     fn row(&self, code: String, codes: &Interner) -> DossierRow {
@@ -944,10 +1143,11 @@ mod tests {
             now,
             convention: PeriodConvention::Calendar,
             calendar: calendar.clone(),
-            settled: empty_snapshot(&calendar, now, PeriodConvention::Calendar),
+            settled: Snapshot::empty(&calendar, now, PeriodConvention::Calendar),
             batch: DatasetBuilder::new(&[], &[], &[]),
             live: LiveSet::default(),
             codes: Interner::default(),
+            open_codes: OpenCodes::default(),
             recent_evaluations: Vec::new(),
         };
         let read = |refills: bool, on_its_own_thread: bool| {

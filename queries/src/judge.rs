@@ -198,6 +198,17 @@ impl DatasetBuilder {
         self
     }
 
+    /// Knows these agency and sector codes, as if dossiers of them had been
+    /// added: a dataset read with summed days knows the days' codes.
+    pub fn know_codes(&mut self, agencies: &[String], sectors: &[String]) {
+        for a in agencies {
+            self.agency_codes.intern(a);
+        }
+        for s in sectors {
+            self.sector_codes.intern(s);
+        }
+    }
+
     /// Rows added since the last [`DatasetBuilder::finish`].
     pub fn rows(&self) -> usize {
         self.rows

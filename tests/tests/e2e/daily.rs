@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use motcua_queries::charts::{self, Scope};
 use motcua_queries::classify::StateAt;
-use motcua_queries::daily::{Frame, is_fixed, pending_transitions};
+use motcua_queries::daily::{Frame, View, is_fixed, pending_transitions};
 use motcua_queries::model::{self, PendingState, day_of, start_of};
 use motcua_queries::report::{PeriodConvention, PeriodName, build_report};
 use motcua_queries::service_index::{IndicatorTable, build_index};
@@ -63,64 +63,7 @@ async fn daily_sums_equal_a_walk_over_every_dossier() {
             dataset.open.len(),
             "every open dossier stays individual"
         );
-        assert_eq!(charts::data_span(&whole), charts::data_span(&view));
-
-        let mut agencies: Vec<Option<u32>> = vec![None];
-        agencies.extend((0..dataset.agency_codes.len() as u32).map(Some));
-        let mut compared = 0;
-        for (period, convention) in periods() {
-            let (from, to) = period.bounds(convention);
-            let name = period.to_string();
-            for &agency in &agencies {
-                let code = agency.map(|a| dataset.agency_codes[a as usize].clone());
-                let what = format!("{name} ({convention:?}) {code:?} at {now}");
-                let a = build_report(&whole, name.clone(), from, to, now, agency);
-                let b = build_report(&view, name.clone(), from, to, now, agency);
-                assert_eq!(a, b, "report {what}");
-                compared += a.rows.last().map_or(0, |r| r.columns.received_total);
-                let scope = Scope::new(from, to, agency, convention);
-                assert_eq!(
-                    charts::timeliness_by_month(&whole, &scope),
-                    charts::timeliness_by_month(&view, &scope),
-                    "timeliness by month {what}"
-                );
-                assert_eq!(
-                    charts::timeliness_by_group(&whole, &scope),
-                    charts::timeliness_by_group(&view, &scope),
-                    "timeliness by group {what}"
-                );
-                assert_eq!(
-                    charts::intake_by_month(&whole, &scope),
-                    charts::intake_by_month(&view, &scope),
-                    "intake {what}"
-                );
-                assert_eq!(
-                    charts::processing_distribution(&whole, &scope),
-                    charts::processing_distribution(&view, &scope),
-                    "processing {what}"
-                );
-                assert_eq!(
-                    charts::pending_by_group(&whole, &scope, now),
-                    charts::pending_by_group(&view, &scope, now),
-                    "pending {what}"
-                );
-                assert_eq!(
-                    charts::satisfaction_by_agency(&whole, &scope),
-                    charts::satisfaction_by_agency(&view, &scope),
-                    "satisfaction {what}"
-                );
-                assert_eq!(
-                    charts::digitization_by_group(&whole, &scope),
-                    charts::digitization_by_group(&view, &scope),
-                    "digitization {what}"
-                );
-            }
-            assert_eq!(
-                build_index(&whole, &table, name.clone(), from, to, now),
-                build_index(&view, &table, name.clone(), from, to, now),
-                "index {name} ({convention:?}) at {now}"
-            );
-        }
+        let compared = assert_view_walks_alike(&whole, &view, &periods(), now, &table);
         assert!(
             compared > 10_000,
             "the periods compared hold data: {compared}"
@@ -176,4 +119,82 @@ async fn pending_transitions_give_the_state_at_the_end_of_every_day() {
         paused > 0 && overdue > 0,
         "paused {paused}, overdue {overdue}"
     );
+}
+
+/// Reports, the index and every chart's data from `view` equal those of a
+/// walk over every dossier (`whole`), for each of `periods`, the province
+/// and every agency, as of `now`. Returns the dossiers compared (received,
+/// summed over the periods' province reports), so callers can insist the
+/// periods held data.
+pub(crate) fn assert_view_walks_alike(
+    whole: &Judge<'_>,
+    view: &View<'_>,
+    periods: &[(PeriodName, PeriodConvention)],
+    now: model::Ts,
+    table: &IndicatorTable,
+) -> u64 {
+    let dataset = whole.dataset;
+    assert_eq!(
+        view.dataset().agency_codes,
+        dataset.agency_codes,
+        "the view knows the same agencies"
+    );
+    assert_eq!(charts::data_span(whole), charts::data_span(view));
+    let mut agencies: Vec<Option<u32>> = vec![None];
+    agencies.extend((0..dataset.agency_codes.len() as u32).map(Some));
+    let mut compared = 0;
+    for &(period, convention) in periods {
+        let (from, to) = period.bounds(convention);
+        let name = period.to_string();
+        for &agency in &agencies {
+            let code = agency.map(|a| dataset.agency_codes[a as usize].clone());
+            let what = format!("{name} ({convention:?}) {code:?} at {now}");
+            let a = build_report(whole, name.clone(), from, to, now, agency);
+            let b = build_report(view, name.clone(), from, to, now, agency);
+            assert_eq!(a, b, "report {what}");
+            compared += a.rows.last().map_or(0, |r| r.columns.received_total);
+            let scope = Scope::new(from, to, agency, convention);
+            assert_eq!(
+                charts::timeliness_by_month(whole, &scope),
+                charts::timeliness_by_month(view, &scope),
+                "timeliness by month {what}"
+            );
+            assert_eq!(
+                charts::timeliness_by_group(whole, &scope),
+                charts::timeliness_by_group(view, &scope),
+                "timeliness by group {what}"
+            );
+            assert_eq!(
+                charts::intake_by_month(whole, &scope),
+                charts::intake_by_month(view, &scope),
+                "intake {what}"
+            );
+            assert_eq!(
+                charts::processing_distribution(whole, &scope),
+                charts::processing_distribution(view, &scope),
+                "processing {what}"
+            );
+            assert_eq!(
+                charts::pending_by_group(whole, &scope, now),
+                charts::pending_by_group(view, &scope, now),
+                "pending {what}"
+            );
+            assert_eq!(
+                charts::satisfaction_by_agency(whole, &scope),
+                charts::satisfaction_by_agency(view, &scope),
+                "satisfaction {what}"
+            );
+            assert_eq!(
+                charts::digitization_by_group(whole, &scope),
+                charts::digitization_by_group(view, &scope),
+                "digitization {what}"
+            );
+        }
+        assert_eq!(
+            build_index(whole, table, name.clone(), from, to, now),
+            build_index(view, table, name.clone(), from, to, now),
+            "index {name} ({convention:?}) at {now}"
+        );
+    }
+    compared
 }

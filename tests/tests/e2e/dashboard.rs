@@ -15,6 +15,8 @@ use axum::response::Html;
 use axum::routing::get;
 use motcua_dashboard::data::Store;
 use motcua_dashboard::{AppState, router};
+use motcua_queries::incremental::DEFAULT_FULL_RESYNC_INTERVAL;
+use motcua_queries::report::PeriodConvention;
 use motcua_queries::{ConnectOptions, Reader, WorkCalendar};
 
 use crate::support::{Engine, demo_db, require};
@@ -24,8 +26,11 @@ use crate::support::{Engine, demo_db, require};
 pub(crate) fn state_over(url: &str) -> AppState {
     let calendar = WorkCalendar::builtin();
     let reader = Reader::open(url, None, &ConnectOptions::default()).expect("demo URL");
-    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600))
-        .summing_with(calendar.clone());
+    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600)).summing_with(
+        calendar.clone(),
+        PeriodConvention::Calendar,
+        DEFAULT_FULL_RESYNC_INTERVAL,
+    );
     AppState::new(store, calendar)
 }
 
@@ -193,8 +198,11 @@ async fn chromium_shows_the_report_with_its_charts() {
         .expect("SQLite is always available");
     let calendar = WorkCalendar::builtin();
     let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("demo URL");
-    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600))
-        .summing_with(calendar.clone());
+    let store = Store::new(reader, calendar.timezone(), Duration::from_secs(3600)).summing_with(
+        calendar.clone(),
+        PeriodConvention::Calendar,
+        DEFAULT_FULL_RESYNC_INTERVAL,
+    );
     let state = AppState::new(store, calendar);
     let loaded = state.store.get().await.expect("the demo loads");
     // One agency keeps the table short, so the charts are on the first screen.

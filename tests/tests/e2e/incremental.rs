@@ -6,10 +6,12 @@
 
 use chrono::NaiveDate;
 use motcua_exporter::metrics::{RefreshStatus, encode, is_timing_line};
+use motcua_queries::daily::{DailySums, Frame};
 use motcua_queries::demo::write_demo;
 use motcua_queries::incremental::{Ledger, Refresh};
 use motcua_queries::model::{Ts, datetime_of, ts_of};
-use motcua_queries::report::PeriodConvention;
+use motcua_queries::report::{PeriodConvention, PeriodName};
+use motcua_queries::service_index::IndicatorTable;
 use motcua_queries::shard::AgencyFilter;
 use motcua_queries::{ConnectOptions, Judge, Reader, Snapshot, Source, WorkCalendar};
 
@@ -104,6 +106,64 @@ async fn refreshed(
     {
         Refresh::Done { snapshot, changed } => (snapshot, changed),
         Refresh::FullReadNeeded(why) => panic!("unexpected full read: {why}"),
+    }
+}
+
+/// The chart service's ledger answers as a walk over a full read at `now`
+/// does: reports, the index and the charts' data for the periods the
+/// changes touch, the province and every agency; and the worklist's open
+/// dossiers are the same.
+async fn assert_frame_walks_alike(
+    frame: &Frame,
+    reader: &Reader,
+    calendar: &WorkCalendar,
+    now: Ts,
+) {
+    let dataset = reader.read(calendar.timezone()).await.expect("full read");
+    let whole = Judge::new(&dataset, calendar);
+    let (calendar_, day15) = (PeriodConvention::Calendar, PeriodConvention::Day15);
+    let periods = [
+        (PeriodName::Year(2025), calendar_),
+        (PeriodName::Year(2026), calendar_),
+        (PeriodName::Year(2026), day15),
+        (PeriodName::Quarter(2026, 2), calendar_),
+        (PeriodName::Quarter(2026, 3), day15),
+        (PeriodName::Month(2026, 6), calendar_),
+        (PeriodName::Month(2026, 7), calendar_),
+    ];
+    let compared = crate::daily::assert_view_walks_alike(
+        &whole,
+        &frame.view(calendar),
+        &periods,
+        now,
+        &IndicatorTable::shipped(),
+    );
+    assert!(compared > 0, "the periods compared hold data");
+    let open = |ds: &motcua_queries::Dataset| {
+        let mut codes: Vec<String> = ds.open.iter().map(|o| o.code.to_string()).collect();
+        codes.sort_unstable();
+        codes
+    };
+    assert_eq!(
+        open(&frame.dataset),
+        open(&dataset),
+        "the open dossiers at {now}"
+    );
+}
+
+async fn refreshed_frame(
+    ledger: &mut Ledger<DailySums>,
+    reader: &Reader,
+    calendar: &WorkCalendar,
+    now: Ts,
+) -> Frame {
+    match ledger
+        .refresh_frame(&reader.source, &reader.files, calendar, now)
+        .await
+        .expect("incremental refresh")
+    {
+        Refresh::Done { snapshot, .. } => snapshot,
+        Refresh::FullReadNeeded(why) => panic!("unexpected full read of the days: {why}"),
     }
 }
 
@@ -249,6 +309,23 @@ async fn incremental_equals_full(engine: Engine) -> Option<()> {
     .expect("full read");
     let reference = full_recompute(&reader, &calendar, loaded_at).await;
     assert_same("full read", &first, &reference);
+    // The chart service's ledger of days goes through the same changes.
+    let (mut days, frame) = Ledger::load_frame(
+        &reader.source,
+        &reader.files,
+        &calendar,
+        PeriodConvention::Calendar,
+        &everything,
+        loaded_at,
+    )
+    .await
+    .expect("full read of the days");
+    assert_frame_walks_alike(&frame, &reader, &calendar, loaded_at).await;
+    assert!(
+        frame.dataset.dossiers.len() < 4_000 / 4,
+        "only dossiers that move with the clock stay individual: {}",
+        frame.dataset.dossiers.len()
+    );
     assert!(
         ledger.live_dossiers() > 0 && ledger.live_dossiers() < 4_000 / 2,
         "most dossiers settle, open ones stay live: {} live",
@@ -263,6 +340,8 @@ async fn incremental_equals_full(engine: Engine) -> Option<()> {
         &full_recompute(&reader, &calendar, at(30, 23, 0)).await,
     );
     assert!(changed > 0, "the overlap re-reads the last day's rows");
+    let frame = refreshed_frame(&mut days, &reader, &calendar, at(30, 23, 0)).await;
+    assert_frame_walks_alike(&frame, &reader, &calendar, at(30, 23, 0)).await;
 
     // An afternoon of changes.
     let expected_changes = afternoon_of_changes(&writer, at(30, 23, 10)).await;
@@ -279,6 +358,8 @@ async fn incremental_equals_full(engine: Engine) -> Option<()> {
         "{changed} < {expected_changes}"
     );
     assert_same("after an afternoon of changes", &after, &reference);
+    let frame = refreshed_frame(&mut days, &reader, &calendar, now).await;
+    assert_frame_walks_alike(&frame, &reader, &calendar, now).await;
 
     // Supplements answered a little later (the same day: the same periods).
     let answered = supplements_answered(&writer, at(30, 23, 35)).await;
@@ -290,6 +371,8 @@ async fn incremental_equals_full(engine: Engine) -> Option<()> {
         &after,
         &full_recompute(&reader, &calendar, now).await,
     );
+    let frame = refreshed_frame(&mut days, &reader, &calendar, now).await;
+    assert_frame_walks_alike(&frame, &reader, &calendar, now).await;
 
     // An edit to settled history cannot be applied incrementally...
     let old = strings(
@@ -314,6 +397,25 @@ async fn incremental_equals_full(engine: Engine) -> Option<()> {
         Refresh::FullReadNeeded(why) => assert!(why.contains(&old[0]), "{why}"),
         Refresh::Done { .. } => panic!("an edit to settled history was applied incrementally"),
     }
+    match days
+        .refresh_frame(&reader.source, &reader.files, &calendar, now)
+        .await
+        .expect("refresh of the days")
+    {
+        Refresh::FullReadNeeded(why) => assert!(why.contains(&old[0]), "{why}"),
+        Refresh::Done { .. } => panic!("an edit to settled history was summed incrementally"),
+    }
+    let (mut days, frame) = Ledger::load_frame(
+        &reader.source,
+        &reader.files,
+        &calendar,
+        PeriodConvention::Calendar,
+        &everything,
+        now,
+    )
+    .await
+    .expect("full read of the days");
+    assert_frame_walks_alike(&frame, &reader, &calendar, now).await;
     // ... and the full read that follows is exact again.
     let (mut ledger, reloaded) = Ledger::load(
         &reader.source,
@@ -340,6 +442,9 @@ async fn incremental_equals_full(engine: Engine) -> Option<()> {
         Refresh::FullReadNeeded(why) => assert!(why.contains("period"), "{why}"),
         Refresh::Done { .. } => panic!("a new month was refreshed incrementally"),
     }
+    // Days are not periods: a new month needs no full read of them.
+    let frame = refreshed_frame(&mut days, &reader, &calendar, at(31, 8, 0)).await;
+    assert_frame_walks_alike(&frame, &reader, &calendar, at(31, 8, 0)).await;
 
     reader.source.close().await;
     writer.close().await;
