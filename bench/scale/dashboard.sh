@@ -8,7 +8,12 @@
 # URLs only, as the rows are changed with psql), three times each, the
 # seconds its log gives.
 #
-#   bash bench/scale/dashboard.sh URL YEAR BINARY [BINARY…]
+#   [EXPORTER=target/release/motcua-exporter] bash bench/scale/dashboard.sh URL YEAR BINARY [BINARY…]
+#
+# With EXPORTER, first the exporter's first full refresh over the same URL:
+# the time from its start to the first `motcua_up 1`, and the duration of
+# that refresh (`motcua_refresh_duration_seconds`), then of two more full
+# refreshes (full_resync_interval = 0s), the targets' yardstick.
 #
 # e.g. URL=postgres://postgres@127.0.0.1:5432/motcua_scale_10m YEAR=2025,
 # BINARY a motcua-dashboard built at each commit compared.
@@ -20,6 +25,34 @@ trap 'rm -rf "$tmp"' EXIT
 printf 'query_timeout = "30m"\n' > "$tmp/dashboard.toml"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 port=19746
+if [ -n "${EXPORTER:-}" ]; then
+  echo "== $EXPORTER"
+  base=http://127.0.0.1:$port
+  start=$(date +%s.%N)
+  MOTCUA_DATABASE_URL=$url "$EXPORTER" --listen 127.0.0.1:$port --refresh-interval 1s \
+    --full-resync-interval 0s > "$tmp/exporter.log" 2>&1 &
+  pid=$!
+  until curl -s "$base/metrics" | grep -q '^motcua_up 1'; do
+    kill -0 $pid || { cat "$tmp/exporter.log"; exit 1; }
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  printf 'exporter: first full refresh done %.2f s after the start\n' "$(echo "$end - $start" | bc)"
+  durations=()
+  refreshes=0
+  while [ ${#durations[@]} -lt 3 ]; do
+    m=$(curl -s "$base/metrics")
+    n=$(echo "$m" | awk '/^motcua_refreshes_total/ {s += $2} END {print s + 0}')
+    if [ "$n" != "$refreshes" ]; then
+      refreshes=$n
+      durations+=("$(echo "$m" | awk '/^motcua_refresh_duration_seconds/ {print $2; exit}')")
+    fi
+    sleep 0.2
+  done
+  echo "exporter: full refreshes of ${durations[*]} s"
+  kill $pid; wait $pid 2>/dev/null || true
+  port=$((port + 1))
+fi
 for bin in "$@"; do
   echo "== $bin"
   rm -rf "$tmp/out"

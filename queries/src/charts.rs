@@ -351,9 +351,17 @@ pub fn processing_distribution<'a>(
     let judge = &view.judge;
     let mut out = ProcessingDistribution::default();
     let mut deadlines: BTreeMap<u64, u64> = BTreeMap::new();
+    // Hundreds of thousands of summed entries over a few hundred (working
+    // days, deadline) pairs: counted in a hash map, ordered once.
+    let mut summed: std::collections::HashMap<(i64, Option<u64>), u64> = Default::default();
     for (_, _, days, deadline, n) in view.processing(scope.day_range(), scope.agency) {
+        *summed
+            .entry((days, deadline.map(f64::to_bits)))
+            .or_default() += n;
+    }
+    for ((days, deadline), n) in summed {
         *out.workdays.entry(days).or_default() += n;
-        match deadline {
+        match deadline.map(f64::from_bits) {
             Some(deadline) => {
                 *deadlines.entry(deadline.max(0.0).to_bits()).or_default() += n;
                 if days as f64 <= deadline {

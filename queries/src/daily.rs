@@ -23,7 +23,7 @@
 //! keeps them as it keeps the exporter's snapshot: settled history summed
 //! once, live dossiers replaced when their `updated_at` moves.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::calendar::Day;
@@ -120,7 +120,22 @@ pub struct DailySums {
     ratings: BTreeMap<(Day, u32), [u32; 3]>,
     /// Rows left out, by reason, in [`RejectReason::ALL`] order.
     rejected: [u64; 5],
+    /// Made on first use, cleared by every change: see [`PendingCheckpoints`].
+    checkpoints: std::sync::OnceLock<PendingCheckpoints>,
 }
+
+/// Days between two pending checkpoints.
+const CHECKPOINT_DAYS: Day = 32;
+
+/// The summed pending counts per (agency, sector) before the first day of
+/// every block of [`CHECKPOINT_DAYS`] days that has cells, in order: the
+/// state at the end of a day is then its block's checkpoint plus at most a
+/// block of cells, where the prefix sum would read the whole history (every
+/// report needs it twice, at the opening and at the cut-off).
+type PendingCheckpoints = Vec<(Day, PendingTotals)>;
+
+/// Pending counts per (agency, sector), by [`PendingState::ALL`].
+type PendingTotals = HashMap<(u32, u32), [i64; 3]>;
 
 /// [`DailySums`]' maps while they are built.
 #[derive(Default)]
@@ -261,6 +276,7 @@ impl DailySums {
     }
 
     fn merge(&mut self, o: &DailySums, sign: i64) {
+        self.checkpoints = std::sync::OnceLock::new();
         let agencies: Vec<u32> = o
             .agencies
             .codes()
@@ -334,6 +350,38 @@ impl DailySums {
     /// Takes out what [`DailySums::absorb`] added.
     pub fn remove(&mut self, o: &DailySums) {
         self.merge(o, -1);
+    }
+
+    fn checkpoints(&self) -> &PendingCheckpoints {
+        self.checkpoints.get_or_init(|| {
+            let mut out = Vec::new();
+            let mut running = PendingTotals::new();
+            let mut block = None;
+            for (&(day, a, s), cell) in &self.cells {
+                let b = day.div_euclid(CHECKPOINT_DAYS);
+                if block != Some(b) {
+                    out.push((b * CHECKPOINT_DAYS, running.clone()));
+                    block = Some(b);
+                }
+                if cell.pending != [0; 3] {
+                    let e = running.entry((a, s)).or_default();
+                    for (x, y) in e.iter_mut().zip(cell.pending) {
+                        *x += i64::from(y);
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// The pending counts summed before the day returned (in this store's
+    /// codes); the cells from that day on remain to be added.
+    fn pending_before(&self, day: Day) -> (Day, Option<&PendingTotals>) {
+        let checkpoints = self.checkpoints();
+        match checkpoints.partition_point(|(start, _)| *start <= day) {
+            0 => (Day::MIN, None),
+            i => (checkpoints[i - 1].0, Some(&checkpoints[i - 1].1)),
+        }
     }
 
     /// Cells, processing entries, fee entries and rating entries held:
@@ -529,11 +577,30 @@ impl<'a> View<'a> {
         agency: Option<u32>,
     ) -> BTreeMap<(u32, u32), [i64; 3]> {
         let mut out: BTreeMap<(u32, u32), [i64; 3]> = BTreeMap::new();
-        for (_, a, s, cell) in self.cells(Day::MIN..=day, agency) {
-            if cell.pending != [0; 3] {
+        let mut add = |a: u32, s: u32, v: [i64; 3]| {
+            if agency.is_none_or(|x| x == a) {
                 let e = out.entry((a, s)).or_default();
-                for (x, y) in e.iter_mut().zip(cell.pending) {
-                    *x += i64::from(y);
+                for (x, y) in e.iter_mut().zip(v) {
+                    *x += y;
+                }
+            }
+        };
+        for (sums, remap) in &self.sums {
+            let (a, s) = (
+                |i: u32| remap.agency[i as usize],
+                |i: u32| remap.sector[i as usize],
+            );
+            let (start, before) = sums.pending_before(day);
+            for (&(agency, sector), v) in before.into_iter().flatten() {
+                add(a(agency), s(sector), *v);
+            }
+            if start > day {
+                continue;
+            }
+            let cells = sums.cells.range((start, 0, 0)..=(day, u32::MAX, u32::MAX));
+            for (&(_, agency, sector), cell) in cells {
+                if cell.pending != [0; 3] {
+                    add(a(agency), s(sector), cell.pending.map(i64::from));
                 }
             }
         }

@@ -693,8 +693,15 @@ pub fn build_index<'a>(
     }
     for (a, code, n) in view.fee_procedures(days.clone()) {
         let (_, t, _) = per[a as usize].get_or_insert_default();
-        let entry = t.fee_procedures.entry(code.to_owned()).or_default();
-        add2(entry, &[u64::from(n[0]), u64::from(n[1])]);
+        // Looked up before it is copied: one copy a procedure, not an entry.
+        let counts = [u64::from(n[0]), u64::from(n[1])];
+        match t.fee_procedures.get_mut(code) {
+            Some(entry) => add2(entry, &counts),
+            None => add2(
+                t.fee_procedures.entry(code.to_owned()).or_default(),
+                &counts,
+            ),
+        }
     }
     for (a, n) in view.ratings(days) {
         if let Some((_, _, dissatisfied)) = &mut per[a as usize] {
