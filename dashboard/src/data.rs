@@ -127,8 +127,15 @@ struct Summing {
 /// What a load read: everything, or what changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadKind {
-    Full,
-    Incremental { changed: usize },
+    /// What the ledger holds after it: live dossiers, and the summed days'
+    /// entries (cells, processing, fee procedures, ratings).
+    Full {
+        live: usize,
+        summed_entries: [usize; 4],
+    },
+    Incremental {
+        changed: usize,
+    },
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -364,9 +371,14 @@ impl Store {
             Ok((frame, kind)) => {
                 let loaded = Arc::new(Loaded::of_frame(frame, now));
                 match kind {
-                    LoadKind::Full => tracing::info!(
+                    LoadKind::Full {
+                        live,
+                        summed_entries,
+                    } => tracing::info!(
                         dossiers = loaded.dossiers(),
                         individual = loaded.dataset.dossiers.len(),
+                        live,
+                        ?summed_entries,
                         seconds = started.elapsed().as_secs_f64(),
                         "read the source"
                     ),
@@ -421,7 +433,13 @@ impl Store {
                 .read(self.inner.zone)
                 .await
                 .map_err(|e| e.to_string())?;
-            return Ok((Frame::of(dataset), LoadKind::Full));
+            return Ok((
+                Frame::of(dataset),
+                LoadKind::Full {
+                    live: 0,
+                    summed_entries: [0; 4],
+                },
+            ));
         };
         if let Some((mut ledger, full_read_at)) = ledger
             && full_read_at.elapsed() < resync
@@ -454,8 +472,12 @@ impl Store {
         )
         .await
         .map_err(|e| e.to_string())?;
+        let kind = LoadKind::Full {
+            live: ledger.live_dossiers(),
+            summed_entries: ledger.summed_entries(),
+        };
         self.keep_ledger(ledger, Instant::now());
-        Ok((frame, LoadKind::Full))
+        Ok((frame, kind))
     }
 
     fn keep_ledger(&self, ledger: Ledger<DailySums>, full_read_at: Instant) {

@@ -354,11 +354,11 @@ pub fn processing_distribution<'a>(
     // Hundreds of thousands of summed entries over a few hundred (working
     // days, deadline) pairs: counted in a hash map, ordered once.
     let mut summed: std::collections::HashMap<(i64, Option<u64>), u64> = Default::default();
-    for (_, _, days, deadline, n) in view.processing(scope.day_range(), scope.agency) {
+    view.for_each_processing(scope.day_range(), scope.agency, |days, deadline, n| {
         *summed
             .entry((days, deadline.map(f64::to_bits)))
             .or_default() += n;
-    }
+    });
     for ((days, deadline), n) in summed {
         *out.workdays.entry(days).or_default() += n;
         match deadline.map(f64::from_bits) {

@@ -98,10 +98,30 @@ impl Cell {
 /// (day, agency, sector), ids into [`DailySums`]' own code lists.
 type CellKey = (Day, u32, u32);
 
-/// Processing working days of the dossiers resolved on a day:
-/// (day, agency, sector, working days, the procedure's deadline as f32 bits
-/// or [`NO_DEADLINE`]) → dossiers.
-type ProcessingKey = (Day, u32, u32, i32, u32);
+/// Processing working days of the dossiers resolved on a day by an agency
+/// (the processing chart filters by agency only): (working days, the
+/// procedure's deadline as f32 bits or [`NO_DEADLINE`], dossiers), ordered
+/// by the first two. Grouped by (day, agency) rather than keyed each in the
+/// tree: at ten million dossiers a tree entry each took 90 MB.
+type ProcessingCounts = Vec<(i32, u32, u32)>;
+
+/// (day, or first day of a block of [`CHECKPOINT_DAYS`], agency).
+type ProcessingKey = (Day, u32);
+
+/// Adds `n` (which may be negative) dossiers of (`days`, `deadline`).
+fn add_processing(counts: &mut ProcessingCounts, days: i32, deadline: u32, n: i64) {
+    match counts.binary_search_by(|&(d, l, _)| (d, l).cmp(&(days, deadline))) {
+        Ok(i) => {
+            let left = i64::from(counts[i].2) + n;
+            if left == 0 {
+                counts.remove(i);
+            } else {
+                counts[i].2 = left as u32;
+            }
+        }
+        Err(i) => counts.insert(i, (days, deadline, n as u32)),
+    }
+}
 
 const NO_DEADLINE: u32 = u32::MAX;
 
@@ -113,7 +133,7 @@ pub struct DailySums {
     sectors: Interner,
     procedures: Interner,
     cells: BTreeMap<CellKey, Cell>,
-    processing: BTreeMap<ProcessingKey, u32>,
+    processing: BTreeMap<ProcessingKey, ProcessingCounts>,
     /// (received day, agency, fee-bearing procedure) → [paid online, all].
     fee_procedures: BTreeMap<(Day, u32, u32), [u32; 2]>,
     /// (day, agency) → evaluations by [`Rating::ALL`].
@@ -122,6 +142,10 @@ pub struct DailySums {
     rejected: [u64; 5],
     /// Made on first use, cleared by every change: see [`PendingCheckpoints`].
     checkpoints: std::sync::OnceLock<PendingCheckpoints>,
+    /// The processing counts summed by block of [`CHECKPOINT_DAYS`] days
+    /// (keyed by the block's first day): a year reads a dozen blocks and
+    /// the days at its edges. Made on first use, cleared by every change.
+    processing_blocks: std::sync::OnceLock<BTreeMap<ProcessingKey, ProcessingCounts>>,
 }
 
 /// Days between two pending checkpoints.
@@ -141,7 +165,7 @@ type PendingTotals = HashMap<(u32, u32), [i64; 3]>;
 #[derive(Default)]
 struct Building {
     cells: std::collections::HashMap<CellKey, Cell>,
-    processing: std::collections::HashMap<ProcessingKey, u32>,
+    processing: std::collections::HashMap<ProcessingKey, ProcessingCounts>,
     fee_procedures: std::collections::HashMap<(Day, u32, u32), [u32; 2]>,
     ratings: std::collections::HashMap<(Day, u32), [u32; 3]>,
 }
@@ -200,10 +224,8 @@ impl Building {
                 let deadline = d
                     .deadline_days
                     .map_or(NO_DEADLINE, |x| x.max(0.0).to_bits());
-                *self
-                    .processing
-                    .entry((day, agency, sector, days as i32, deadline))
-                    .or_default() += 1;
+                let counts = self.processing.entry((day, agency)).or_default();
+                add_processing(counts, days as i32, deadline, 1);
             }
         } else {
             self.cell(day_of(ended.max(d.received)), agency, sector)
@@ -277,6 +299,7 @@ impl DailySums {
 
     fn merge(&mut self, o: &DailySums, sign: i64) {
         self.checkpoints = std::sync::OnceLock::new();
+        self.processing_blocks = std::sync::OnceLock::new();
         let agencies: Vec<u32> = o
             .agencies
             .codes()
@@ -318,11 +341,13 @@ impl DailySums {
                 map.remove(&k);
             }
         }
-        for (&(day, agency, sector, days, deadline), n) in &o.processing {
-            let key = (day, a(agency), s(sector), days, deadline);
+        for (&(day, agency), counts) in &o.processing {
+            let key = (day, a(agency));
             let mine = self.processing.entry(key).or_default();
-            *mine = (i64::from(*mine) + sign * i64::from(*n)) as u32;
-            if *mine == 0 {
+            for &(days, deadline, n) in counts {
+                add_processing(mine, days, deadline, sign * i64::from(n));
+            }
+            if mine.is_empty() {
                 self.processing.remove(&key);
             }
         }
@@ -350,6 +375,49 @@ impl DailySums {
     /// Takes out what [`DailySums::absorb`] added.
     pub fn remove(&mut self, o: &DailySums) {
         self.merge(o, -1);
+    }
+
+    fn processing_blocks(&self) -> &BTreeMap<ProcessingKey, ProcessingCounts> {
+        self.processing_blocks.get_or_init(|| {
+            let mut blocks: BTreeMap<ProcessingKey, ProcessingCounts> = BTreeMap::new();
+            for (&(day, agency), counts) in &self.processing {
+                let block = day.div_euclid(CHECKPOINT_DAYS) * CHECKPOINT_DAYS;
+                let mine = blocks.entry((block, agency)).or_default();
+                for &(days, deadline, n) in counts {
+                    add_processing(mine, days, deadline, i64::from(n));
+                }
+            }
+            blocks
+        })
+    }
+
+    /// Visits the processing counts of the days in `from..=to`: whole
+    /// blocks from [`DailySums::processing_blocks`], the rest by day.
+    fn visit_processing(&self, from: Day, to: Day, mut f: impl FnMut(u32, &ProcessingCounts)) {
+        if from > to {
+            return;
+        }
+        let mut by_day = |from: Day, to: Day| {
+            if from > to {
+                return;
+            }
+            for (&(_, agency), counts) in self.processing.range((from, 0)..=(to, u32::MAX)) {
+                f(agency, counts);
+            }
+        };
+        // The first and the one-past-last day of the whole blocks inside.
+        let first = (from + CHECKPOINT_DAYS - 1).div_euclid(CHECKPOINT_DAYS) * CHECKPOINT_DAYS;
+        let end = (to + 1).div_euclid(CHECKPOINT_DAYS) * CHECKPOINT_DAYS;
+        if first >= end {
+            by_day(from, to);
+            return;
+        }
+        by_day(from, first - 1);
+        by_day(end, to);
+        let blocks = self.processing_blocks();
+        for (&(_, agency), counts) in blocks.range((first, 0)..(end, 0)) {
+            f(agency, counts);
+        }
     }
 
     fn checkpoints(&self) -> &PendingCheckpoints {
@@ -387,7 +455,17 @@ impl DailySums {
     /// Cells, processing entries, fee entries and rating entries held:
     /// what the store's size grows with.
     pub fn entries(&self) -> usize {
-        self.cells.len() + self.processing.len() + self.fee_procedures.len() + self.ratings.len()
+        self.entries_by_map().iter().sum()
+    }
+
+    /// [`DailySums::entries`] by map: cells, processing, fee procedures, ratings.
+    pub fn entries_by_map(&self) -> [usize; 4] {
+        [
+            self.cells.len(),
+            self.processing.values().map(Vec::len).sum(),
+            self.fee_procedures.len(),
+            self.ratings.len(),
+        ]
     }
 
     pub fn agency_codes(&self) -> &[String] {
@@ -608,35 +686,26 @@ impl<'a> View<'a> {
         out
     }
 
-    /// Summed processing entries of dossiers resolved on a day in `days`:
-    /// (agency, sector, working days, deadline, dossiers).
-    pub fn processing(
+    /// Visits the summed processing counts of the dossiers resolved on a day
+    /// in `days`, of `agency` (a dataset index) or all: (working days, the
+    /// deadline, dossiers).
+    pub fn for_each_processing(
         &self,
         days: std::ops::RangeInclusive<Day>,
         agency: Option<u32>,
-    ) -> impl Iterator<Item = (u32, u32, i64, Option<f64>, u64)> + '_ {
-        let (from, to) = (*days.start(), *days.end());
-        self.sums.iter().flat_map(move |(sums, remap)| {
-            let lo = (from, 0, 0, i32::MIN, 0);
-            let hi = (to, u32::MAX, u32::MAX, i32::MAX, u32::MAX);
-            let range = if from <= to {
-                sums.processing.range(lo..=hi)
-            } else {
-                sums.processing.range(lo..lo)
-            };
-            range.filter_map(move |(&(_, a, s, days, deadline), n)| {
-                let (a, s) = (remap.agency[a as usize], remap.sector[s as usize]);
-                let deadline =
-                    (deadline != NO_DEADLINE).then(|| f64::from(f32::from_bits(deadline)));
-                agency.is_none_or(|x| x == a).then_some((
-                    a,
-                    s,
-                    i64::from(days),
-                    deadline,
-                    u64::from(*n),
-                ))
-            })
-        })
+        mut f: impl FnMut(i64, Option<f64>, u64),
+    ) {
+        for (sums, remap) in &self.sums {
+            sums.visit_processing(*days.start(), *days.end(), |a, counts| {
+                if agency.is_none_or(|x| x == remap.agency[a as usize]) {
+                    for &(days, deadline, n) in counts {
+                        let deadline =
+                            (deadline != NO_DEADLINE).then(|| f64::from(f32::from_bits(deadline)));
+                        f(i64::from(days), deadline, u64::from(n));
+                    }
+                }
+            });
+        }
     }
 
     /// Summed fee-bearing dossiers received on a day in `days`:

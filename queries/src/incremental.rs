@@ -286,6 +286,13 @@ impl Ledger<DailySums> {
         })
     }
 
+    /// Entries of the summed days, settled and fixed, by map
+    /// ([`DailySums::entries_by_map`]).
+    pub fn summed_entries(&self) -> [usize; 4] {
+        let [a, b] = [&self.settled, &self.fixed].map(|s| s.entries_by_map());
+        std::array::from_fn(|i| a[i] + b[i])
+    }
+
     /// The live dossiers that move with the clock (and the recent
     /// evaluations) individual, the rest summed by day.
     fn frame(&self, recent_evaluations: Vec<EvaluationRow>) -> Frame {
