@@ -92,6 +92,19 @@ pub enum Refresh<T = Snapshot> {
     FullReadNeeded(String),
 }
 
+impl<T> Refresh<T> {
+    /// What a finished refresh gives, made into something else.
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Refresh<U> {
+        match self {
+            Refresh::Done { snapshot, changed } => Refresh::Done {
+                snapshot: f(snapshot),
+                changed,
+            },
+            Refresh::FullReadNeeded(why) => Refresh::FullReadNeeded(why),
+        }
+    }
+}
+
 /// What a ledger sums of settled and fixed dossiers: the exporter's
 /// [`Snapshot`] (the series of the current report periods) or the chart
 /// service's [`DailySums`] (days, for any period). Both add and subtract,
@@ -220,16 +233,8 @@ impl Ledger<Snapshot> {
         calendar: &WorkCalendar,
         now: Ts,
     ) -> Result<Refresh, SourceError> {
-        Ok(match self.update(source, files, calendar, now).await? {
-            Refresh::Done {
-                snapshot: recent_evaluations,
-                changed,
-            } => Refresh::Done {
-                snapshot: self.snapshot(calendar, now, recent_evaluations),
-                changed,
-            },
-            Refresh::FullReadNeeded(why) => Refresh::FullReadNeeded(why),
-        })
+        let update = self.update(source, files, calendar, now).await?;
+        Ok(update.map(|recent_evaluations| self.snapshot(calendar, now, recent_evaluations)))
     }
 
     /// The live dossiers that depend on the clock, computed as of `now`,
@@ -274,16 +279,8 @@ impl Ledger<DailySums> {
         calendar: &WorkCalendar,
         now: Ts,
     ) -> Result<Refresh<Frame>, SourceError> {
-        Ok(match self.update(source, files, calendar, now).await? {
-            Refresh::Done {
-                snapshot: recent_evaluations,
-                changed,
-            } => Refresh::Done {
-                snapshot: self.frame(recent_evaluations),
-                changed,
-            },
-            Refresh::FullReadNeeded(why) => Refresh::FullReadNeeded(why),
-        })
+        let update = self.update(source, files, calendar, now).await?;
+        Ok(update.map(|recent_evaluations| self.frame(recent_evaluations)))
     }
 
     /// Entries of the summed days, settled and fixed, by map
