@@ -4,13 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::NaiveDate;
 use motcua_queries::charts::{Grouping, MAX_RANGE_DAYS, Scope};
 use motcua_queries::model::datetime_of;
 use motcua_queries::report::{PeriodConvention, PeriodName, Report, ReportWindow, build_report};
 use motcua_queries::service_index::IndicatorTable;
-use motcua_queries::{ConnectOptions, Reader, Ts, WorkCalendar, now_local};
+use motcua_queries::{Reader, Ts, WorkCalendar, now_local};
 use rust_xlsxwriter::XlsxError;
 use tokio::sync::Semaphore;
 
@@ -66,20 +65,14 @@ impl AppState {
     /// Opens the source the settings name (preparing the demo database for
     /// `--demo`) and loads the calendar. Does not connect yet.
     pub async fn from_settings(settings: &Settings, progress: bool) -> anyhow::Result<AppState> {
-        let config = &settings.config;
-        let calendar = match &config.calendar {
-            Some(path) => {
-                WorkCalendar::load(path).with_context(|| format!("calendar {}", path.display()))?
-            }
-            None => WorkCalendar::builtin(),
-        }
-        .with_due_soon_workdays(config.due_soon_workdays);
-        let url = match &settings.database_url {
-            Some(url) => url.clone(),
-            None => {
+        let source = &settings.source;
+        let calendar = source.load_calendar().map_err(anyhow::Error::msg)?;
+        let url = match (&source.database_url, source.demo) {
+            (Some((url, _)), false) => url.expose().to_owned(),
+            _ => {
                 let path = crate::demo::prepare(
-                    &config.data_dir,
-                    config.demo_dossiers,
+                    &source.data_dir,
+                    source.demo_dossiers,
                     calendar.timezone(),
                     progress,
                 )
@@ -87,28 +80,24 @@ impl AppState {
                 crate::demo::sqlite_url(&path)
             }
         };
-        let options = ConnectOptions {
-            read_only: true,
-            connect_timeout: config.connect_timeout,
-            query_timeout: Some(config.query_timeout),
-            ..Default::default()
-        };
-        let reader = Reader::open(&url, config.queries_dir.as_deref(), &options)?;
-        let store = Store::new(reader, calendar.timezone(), config.cache_ttl)
+        let reader = Reader::open(
+            &url,
+            source.queries_dir.as_deref(),
+            &source.connect_options(),
+        )?;
+        let store = Store::new(reader, calendar.timezone(), settings.own.cache_ttl)
             .summing_with(
                 calendar.clone(),
-                config.period_convention,
-                config.full_resync_interval,
+                source.period_convention,
+                source.full_resync_interval,
             )
-            .with_query_timeout(config.query_timeout);
+            .with_query_timeout(source.query_timeout);
         let mut state = AppState::new(store, calendar);
         // Read at start; errors name the file, line and key.
-        state.service_index = Arc::new(IndicatorTable::shipped_or_load(
-            config.service_index.as_deref(),
-        )?);
-        state.convention = config.period_convention;
-        state.on_time_target = config.on_time_target;
-        state.source_name = config.source_name.clone();
+        state.service_index = source.load_service_index()?;
+        state.convention = source.period_convention;
+        state.on_time_target = settings.own.on_time_target;
+        state.source_name = settings.own.source_name.clone();
         Ok(state)
     }
 

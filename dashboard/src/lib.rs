@@ -36,22 +36,21 @@ pub fn init_logging() {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::resolve(&cli)?;
+    let settings = Settings::resolve(&cli, &|k| std::env::var(k).ok())?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let state = AppState::from_settings(&settings, progress).await?;
     match cli.command {
-        Command::Serve {
-            listen,
-            web_config_file,
-        } => {
+        Command::Serve { .. } => {
             // TLS and basic auth (motcua-web): checked before binding.
-            let web = web_config_file
-                .or_else(|| settings.config.web_config_file.clone())
+            let web = settings
+                .web
+                .web_config_file
+                .as_deref()
                 .map(motcua_web::WebConfig::load)
                 .transpose()?
                 .map(motcua_web::SharedWebConfig::new);
             let scheme = web.as_ref().map_or("http", |w| w.current().scheme());
-            let addr = listen.unwrap_or(settings.config.listen);
+            let addr = settings.web.listen;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;

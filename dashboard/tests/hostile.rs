@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{Dashboard, Scratch, get, http_get, pct, sqlite_ro, state_for_url};
+use common::{Dashboard, get, http_get, pct, scratch, sqlite_ro, state_for_url};
 
 /// SQL that would do harm if it ever reached a statement as text.
 const SQL: &[&str] = &[
@@ -70,7 +70,7 @@ fn sqlite(path: &Path, sql: &str) -> String {
 
 #[tokio::test]
 async fn sql_in_any_parameter_is_a_400_or_404_and_the_source_is_untouched() {
-    let scratch = Scratch::new("motcua-dashboard-sqli");
+    let scratch = scratch("motcua-dashboard-sqli");
     let db = scratch.join("source.sqlite");
     std::fs::copy(common::demo_db(), &db).unwrap();
     let before_bytes = std::fs::read(&db).unwrap();
@@ -160,7 +160,7 @@ fn files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn render_writes_nothing_outside_its_folder() {
-    let s = Scratch::new("motcua-dashboard-render");
+    let s = scratch("motcua-dashboard-render");
     let outside = s.join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("victim"), "keep me").unwrap();
@@ -227,7 +227,7 @@ fn render_writes_nothing_outside_its_folder() {
 
 #[test]
 fn a_bad_queries_dir_is_a_clear_error() {
-    let s = Scratch::new("motcua-dashboard-qdir");
+    let s = scratch("motcua-dashboard-qdir");
     let file = s.join("file.sql");
     std::fs::write(&file, "SELECT 1").unwrap();
     let traversal = format!("{}/../../../../../../../../etc/passwd/..", s.0.display());
@@ -263,7 +263,7 @@ const SECRET: &str = "Sup3r-S3cret-dash";
 /// 2 s, and the password in its URL shown nowhere (pages, log, command line).
 #[test]
 fn a_source_that_is_down_answers_503_within_two_seconds() {
-    let s = Scratch::new("motcua-dashboard-down");
+    let s = scratch("motcua-dashboard-down");
     let config = s.join("dashboard.toml");
     std::fs::write(&config, "connect_timeout = \"1s\"\n").unwrap();
     let missing = sqlite_ro(&s.join("no-such.sqlite"));

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
-use common::{Reply, Scratch, demo_state, get, require};
+use common::{Reply, demo_state, get, require, scratch};
 use motcua_dashboard::AppState;
 use motcua_dashboard::charts::ChartKind;
 use serde_json::Value;
@@ -357,7 +357,7 @@ async fn the_workbook_prints_on_a4_landscape_one_page_wide() {
     );
     let state = demo_state();
     let xlsx = fetch_ok(&state, "/reports/2025?format=xlsx").await.body;
-    let dir = Scratch::new("motcua-print");
+    let dir = scratch("motcua-print");
     std::fs::write(dir.join("bieu06.xlsx"), &xlsx).unwrap();
     // A profile of its own: no clash with another LibreOffice on the machine.
     let profile = format!(

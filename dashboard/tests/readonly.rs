@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Dashboard, Scratch, demo_end, require, unique};
+use common::{Dashboard, demo_end, require, scratch, unique};
 use motcua_queries::demo::{DemoConfig, write_demo};
 use motcua_queries::{ConnectOptions, Source};
 
@@ -32,7 +32,7 @@ async fn load_demo(url: &str) {
 
 /// Renders the 2025-Q4 bundle reading `url`; asserts it succeeded with rows.
 fn render_as(url: &str) {
-    let out = Scratch::new("motcua-dashboard-ro");
+    let out = scratch("motcua-dashboard-ro");
     let dir = out.join("bundle");
     let (status, log) = Dashboard::spawn(
         &[

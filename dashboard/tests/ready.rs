@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
-use common::{Dashboard, LockedCopy, Scratch, demo_db, get, http_get, sqlite_ro, state_for_url};
+use common::{Dashboard, LockedCopy, demo_db, get, http_get, scratch, sqlite_ro, state_for_url};
 
 /// Polls `/readyz` of a running service until it answers 200.
 fn wait_ready(addr: &str, within: Duration) -> (u16, String) {
@@ -25,7 +25,7 @@ fn wait_ready(addr: &str, within: Duration) -> (u16, String) {
 
 #[test]
 fn live_at_once_and_ready_once_the_first_load_is_done() {
-    let dir = Scratch::new("ready");
+    let dir = scratch("ready");
     let mut source = LockedCopy::new(demo_db(), dir.join("locked.sqlite"));
     let url = sqlite_ro(&source.path);
     let d = Dashboard::serve(&[], &[("MOTCUA_DATABASE_URL", url.as_str())]);
@@ -55,7 +55,7 @@ fn live_at_once_and_ready_once_the_first_load_is_done() {
 
 #[tokio::test]
 async fn pages_wait_a_bounded_time_for_the_first_load_then_answer_503() {
-    let dir = Scratch::new("ready-pages");
+    let dir = scratch("ready-pages");
     let mut source = LockedCopy::new(demo_db(), dir.join("locked.sqlite"));
     let state = state_for_url(&sqlite_ro(&source.path));
     let wait = Duration::from_millis(300);

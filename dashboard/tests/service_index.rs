@@ -437,7 +437,7 @@ async fn the_chart_ranks_the_agencies_with_the_province_score() {
 #[tokio::test]
 async fn the_service_index_key_replaces_the_indicator_table() {
     use clap::Parser;
-    let s = common::Scratch::new("dashboard-index-key");
+    let s = common::scratch("dashboard-index-key");
     let shipped = include_str!("../../queries/service_index/vn-766.toml");
     let on_time = "[on_time]\ngroup = 2\nname_vi = \"Hồ sơ giải quyết đúng hạn\"\nname_en = \"Dossiers handled on time\"\nmax = 20\n";
     assert!(shipped.contains(on_time), "the shipped table changed");
@@ -462,8 +462,9 @@ async fn the_service_index_key_replaces_the_indicator_table() {
             "unused",
         ])
     };
-    let settings = motcua_dashboard::Settings::resolve(&cli(&s.join("dashboard.toml"))).unwrap();
-    assert_eq!(settings.config.service_index, Some(s.join("index.toml")));
+    let settings =
+        motcua_dashboard::Settings::resolve(&cli(&s.join("dashboard.toml")), &|_| None).unwrap();
+    assert_eq!(settings.source.service_index, Some(s.join("index.toml")));
     let mut state = motcua_dashboard::AppState::from_settings(&settings, false)
         .await
         .unwrap();
@@ -499,7 +500,7 @@ async fn the_service_index_key_replaces_the_indicator_table() {
 /// applicable (no points, out of the maximum), the others are unchanged.
 #[tokio::test]
 async fn a_procedures_sql_without_has_fee_makes_the_payment_indicators_not_applicable() {
-    let s = common::Scratch::new("dashboard-no-has-fee");
+    let s = common::scratch("dashboard-no-has-fee");
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../queries/sql/sqlite");
     for entry in std::fs::read_dir(shipped).unwrap() {
         let path = entry.unwrap().path();

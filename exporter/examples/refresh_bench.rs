@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Worst case for scrapes: every refresh a full read.
     let mut settings = settings;
-    settings.full_resync_interval = Duration::ZERO;
+    settings.source.full_resync_interval = Duration::ZERO;
     let pipeline = Pipeline::build(&settings, &url).context("pipeline")?;
 
     // /metrics while the refresher runs back to back on the other core.

@@ -12,7 +12,7 @@ use crate::config::{Cli, DatabaseUrl, Settings};
 use crate::events::{self, ConfigReloadFailed, ConfigReloaded};
 use crate::http::router;
 use crate::offsets::{CounterOffsets, OffsetsFile};
-use crate::refresh::{Pipeline, Refresher, SetupError, load_calendar};
+use crate::refresh::{Pipeline, Refresher, SetupError};
 use crate::state::Shared;
 
 /// Looks up an environment variable (the process environment, or a fake one in tests).
@@ -59,14 +59,18 @@ pub enum StartError {
 /// Resolves the source URL: the configured one, or the demo database
 /// (generated first when missing).
 async fn source_url(settings: &Settings) -> Result<DatabaseUrl, StartError> {
-    if settings.demo {
-        if let Some((_, origin)) = &settings.database_url {
+    let source = &settings.source;
+    if source.demo {
+        if let Some((_, origin)) = &source.database_url {
             warn!(%origin, "--demo given: the configured database URL is ignored");
         }
-        let zone = load_calendar(settings)?.timezone();
+        let zone = source
+            .load_calendar()
+            .map_err(SetupError::Calendar)?
+            .timezone();
         let (path, generated) = crate::demo::prepare(
-            &settings.data_dir,
-            settings.demo_dossiers,
+            &source.data_dir,
+            source.demo_dossiers,
             zone,
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )
@@ -74,7 +78,7 @@ async fn source_url(settings: &Settings) -> Result<DatabaseUrl, StartError> {
         events::demo_ready(&path, generated);
         return Ok(crate::demo::sqlite_url(&path));
     }
-    let (url, _) = settings
+    let (url, _) = source
         .database_url
         .clone()
         .ok_or(crate::config::ConfigError::MissingUrl)?;
@@ -103,6 +107,7 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
     let settings = Settings::resolve(&cli, &env)?;
     // TLS and basic auth: checked before anything else starts.
     let web = settings
+        .web
         .web_config_file
         .as_deref()
         .map(motcua_web::WebConfig::load)
@@ -111,12 +116,12 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
     let url = source_url(&settings).await?;
     let pipeline = Pipeline::build(&settings, &url)?;
     // Bind before checking the source so that a busy port fails at once.
-    let listener = TcpListener::bind(settings.listen)
+    let listener = TcpListener::bind(settings.web.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        .with_context(|| format!("cannot listen on {}", settings.web.listen))?;
     check_source(&pipeline).await?;
 
-    let offsets_file = OffsetsFile::in_dir(&settings.data_dir);
+    let offsets_file = OffsetsFile::in_dir(&settings.source.data_dir);
     let shared = Shared::with_offsets(load_offsets(&offsets_file, env));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (pipeline_tx, pipeline_rx) = watch::channel(Arc::new(pipeline));
@@ -129,7 +134,7 @@ pub async fn run(cli: Cli, env: EnvLookup) -> Result<(), StartError> {
     let reloader = tokio::spawn(reload_on_sighup(Reloader {
         cli,
         env,
-        demo_url: settings.demo.then(|| url.clone()),
+        demo_url: settings.source.demo.then(|| url.clone()),
         settings,
         shared: Arc::clone(&shared),
         web: web.clone(),
@@ -298,6 +303,7 @@ impl Reloader {
         let url = match &self.demo_url {
             Some(url) => url.clone(),
             None => settings
+                .source
                 .database_url
                 .clone()
                 .map(|(u, _)| u)
@@ -312,13 +318,14 @@ impl Reloader {
     }
 
     fn warn_unreloadable(&self, new: &Settings) {
-        let old = &self.settings;
-        if old.listen != new.listen {
-            warn!(old = %old.listen, new = %new.listen, "listen changes need a restart; still serving on the old address");
+        let (old, new) = (&self.settings, new);
+        if old.web.listen != new.web.listen {
+            warn!(old = %old.web.listen, new = %new.web.listen, "listen changes need a restart; still serving on the old address");
         }
-        if old.web_config_file != new.web_config_file {
+        if old.web.web_config_file != new.web.web_config_file {
             warn!("web_config_file changes need a restart; the file in use was re-read");
         }
+        let (old, new) = (&old.source, &new.source);
         if old.demo && (old.data_dir != new.data_dir || old.demo_dossiers != new.demo_dossiers) {
             warn!("data_dir and demo_dossiers changes need a restart");
         }
@@ -345,7 +352,7 @@ async fn reload_on_sighup(mut r: Reloader) {
             Ok((settings, pipeline)) => {
                 r.warn_unreloadable(&settings);
                 r.shared.emit(ConfigReloaded {
-                    config_file: settings.config_file.as_deref(),
+                    config_file: settings.source.config_file.as_deref(),
                     source: &pipeline.source_label,
                 });
                 r.settings = settings;

@@ -5,7 +5,6 @@
 //! loop retries after 1 s, 2 s, 4 s … capped at the refresh interval, until
 //! the source is back.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,9 +13,7 @@ use motcua_queries::incremental::{Ledger, Refresh};
 use motcua_queries::report::PeriodConvention;
 use motcua_queries::service_index::IndicatorTable;
 use motcua_queries::shard::AgencyFilter;
-use motcua_queries::{
-    ConnectOptions, Dialect, Judge, Reader, Snapshot, SourceError, Ts, now_local,
-};
+use motcua_queries::{Dialect, Judge, Reader, Snapshot, SourceError, Ts, now_local};
 use tokio::sync::watch;
 
 use crate::config::{DatabaseUrl, Settings};
@@ -30,8 +27,9 @@ pub const MIN_REFRESH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Why a pipeline could not be set up from the settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("calendar {path}: {message}")]
-    Calendar { path: PathBuf, message: String },
+    /// The calendar file, named in the message.
+    #[error("{0}")]
+    Calendar(String),
     #[error(transparent)]
     ServiceIndex(#[from] motcua_queries::service_index::IndexFileError),
     #[error(transparent)]
@@ -74,28 +72,24 @@ pub struct Pipeline {
 impl Pipeline {
     /// Loads the calendar and opens the source (without connecting).
     pub fn build(settings: &Settings, url: &DatabaseUrl) -> Result<Pipeline, SetupError> {
-        let calendar = load_calendar(settings)?;
-        let service_index = match &settings.service_index {
-            Some(path) => Arc::new(IndicatorTable::load(path)?),
-            None => IndicatorTable::shipped_shared(),
-        };
-        let options = ConnectOptions {
-            read_only: true,
-            connect_timeout: settings.connect_timeout,
-            query_timeout: Some(settings.query_timeout),
-            ..Default::default()
-        };
-        let reader = Reader::open(url.expose(), settings.queries_dir.as_deref(), &options)?;
+        let source = &settings.source;
+        let calendar = source.load_calendar().map_err(SetupError::Calendar)?;
+        let service_index = source.load_service_index()?;
+        let reader = Reader::open(
+            url.expose(),
+            source.queries_dir.as_deref(),
+            &source.connect_options(),
+        )?;
         Ok(Pipeline {
             reader,
             source_label: url.redacted(),
             calendar: Arc::new(calendar),
             service_index,
-            convention: settings.period_convention,
+            convention: source.period_convention,
             refresh_interval: settings.refresh_interval,
-            query_timeout: settings.query_timeout,
+            query_timeout: source.query_timeout,
             agency_filter: settings.agency_filter.clone(),
-            full_resync_interval: settings.full_resync_interval,
+            full_resync_interval: source.full_resync_interval,
         })
     }
 
@@ -171,18 +165,6 @@ impl Pipeline {
     pub fn refresh_timeout(&self) -> Duration {
         (self.refresh_interval * 2).max(MIN_REFRESH_TIMEOUT)
     }
-}
-
-/// The built-in calendar, or the operator's file, with the due-soon horizon.
-pub fn load_calendar(settings: &Settings) -> Result<WorkCalendar, SetupError> {
-    let calendar = match &settings.calendar {
-        None => WorkCalendar::builtin(),
-        Some(path) => WorkCalendar::load(path).map_err(|e| SetupError::Calendar {
-            path: path.clone(),
-            message: e.to_string(),
-        })?,
-    };
-    Ok(calendar.with_due_soon_workdays(settings.due_soon_workdays))
 }
 
 /// Wait before retry number `attempt` (1-based): 1 s, 2 s, 4 s … capped at `interval`.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use clap::Parser;
 use common::TempDir;
-use motcua_exporter::config::{ConfigError, UrlOrigin};
+use motcua_exporter::config::{ConfigError, SourceArgs, UrlOrigin, WebArgs};
 use motcua_exporter::{Cli, Config, Settings};
 use motcua_queries::demo::{DemoConfig, insert_batches};
 use motcua_queries::shard::AgencyFilter;
@@ -38,22 +38,19 @@ fn flag_beats_env_beats_file_beats_default() {
     );
 
     // File only (plus defaults for the rest).
-    let cli = Cli {
-        config: Some(config.clone()),
-        ..Cli::default()
-    };
+    let cli = with_config(Some(config.clone()), None);
     let s = Settings::resolve(&cli, &env_of(&[])).unwrap();
-    let (url, origin) = s.database_url.clone().unwrap();
+    let (url, origin) = s.source.database_url.clone().unwrap();
     assert_eq!(url.expose(), "postgres://file:pw@db/x", "trimmed");
     assert_eq!(origin, UrlOrigin::File(dir.join("db-url")));
-    assert_eq!(s.listen.to_string(), "127.0.0.1:1001");
+    assert_eq!(s.web.listen.to_string(), "127.0.0.1:1001");
     assert_eq!(s.refresh_interval, Duration::from_secs(180));
     assert_eq!(
-        s.calendar,
+        s.source.calendar,
         Some(dir.join("cal.toml")),
         "relative to the config file"
     );
-    assert_eq!(s.connect_timeout, Duration::from_secs(10), "default");
+    assert_eq!(s.source.connect_timeout, Duration::from_secs(10), "default");
 
     // Environment beats the file.
     let env = env_of(&[
@@ -62,29 +59,35 @@ fn flag_beats_env_beats_file_beats_default() {
         ("MOTCUA_REFRESH_INTERVAL", "90s"),
     ]);
     let s = Settings::resolve(&cli, &env).unwrap();
-    let (url, origin) = s.database_url.clone().unwrap();
+    let (url, origin) = s.source.database_url.clone().unwrap();
     assert_eq!((url.expose(), origin), ("mysql://env@db/x", UrlOrigin::Env));
-    assert_eq!(s.listen.to_string(), "127.0.0.1:1002");
+    assert_eq!(s.web.listen.to_string(), "127.0.0.1:1002");
     assert_eq!(s.refresh_interval, Duration::from_secs(90));
 
     // Flags beat the environment.
     let cli = Cli {
-        config: Some(config),
-        database_url: Some("sqlite:flag.sqlite".into()),
-        listen: Some("127.0.0.1:1003".parse().unwrap()),
+        source: SourceArgs {
+            config: Some(config),
+            database_url: Some("sqlite:flag.sqlite".into()),
+            calendar: Some(PathBuf::from("flag-cal.toml")),
+            ..SourceArgs::default()
+        },
+        web: WebArgs {
+            listen: Some("127.0.0.1:1003".parse().unwrap()),
+            ..WebArgs::default()
+        },
         refresh_interval: Some(Duration::from_secs(5)),
-        calendar: Some(PathBuf::from("flag-cal.toml")),
         ..Cli::default()
     };
     let s = Settings::resolve(&cli, &env).unwrap();
-    let (url, origin) = s.database_url.clone().unwrap();
+    let (url, origin) = s.source.database_url.clone().unwrap();
     assert_eq!(
         (url.expose(), origin),
         ("sqlite:flag.sqlite", UrlOrigin::Flag)
     );
-    assert_eq!(s.listen.to_string(), "127.0.0.1:1003");
+    assert_eq!(s.web.listen.to_string(), "127.0.0.1:1003");
     assert_eq!(s.refresh_interval, Duration::from_secs(5));
-    assert_eq!(s.calendar, Some(PathBuf::from("flag-cal.toml")));
+    assert_eq!(s.source.calendar, Some(PathBuf::from("flag-cal.toml")));
 }
 
 #[test]
@@ -96,19 +99,15 @@ fn config_path_from_env() {
         ("MOTCUA_DATABASE_URL", "sqlite:x"),
     ]);
     let s = Settings::resolve(&Cli::default(), &env).unwrap();
-    assert_eq!(s.listen.to_string(), "127.0.0.1:1004");
-    assert_eq!(s.config_file, Some(config));
+    assert_eq!(s.web.listen.to_string(), "127.0.0.1:1004");
+    assert_eq!(s.source.config_file, Some(config));
 }
 
 #[test]
 fn errors_name_their_file_line_and_key() {
     let dir = TempDir::new("errors");
     let config = write_config(&dir, "listen = \"127.0.0.1:1\"\nrefresh = \"5s\"\n");
-    let cli = Cli {
-        config: Some(config.clone()),
-        database_url: Some("sqlite:x".into()),
-        ..Cli::default()
-    };
+    let cli = with_url(Some(config.clone()));
     let msg = Settings::resolve(&cli, &env_of(&[]))
         .unwrap_err()
         .to_string();
@@ -134,10 +133,8 @@ fn errors_name_their_file_line_and_key() {
         "{msg}"
     );
 
-    let missing = Cli {
-        config: Some(dir.join("absent.toml")),
-        ..cli.clone()
-    };
+    let mut missing = cli.clone();
+    missing.source.config = Some(dir.join("absent.toml"));
     let err = Settings::resolve(&missing, &env_of(&[])).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
     assert!(err.to_string().contains("absent.toml"));
@@ -155,10 +152,7 @@ fn errors_name_their_file_line_and_key() {
 fn database_url_file_problems_are_named() {
     let dir = TempDir::new("url-file");
     let config = write_config(&dir, "database_url_file = \"missing-url\"\n");
-    let cli = Cli {
-        config: Some(config),
-        ..Cli::default()
-    };
+    let cli = with_config(Some(config), None);
     let msg = Settings::resolve(&cli, &env_of(&[]))
         .unwrap_err()
         .to_string();
@@ -175,7 +169,7 @@ fn database_url_file_problems_are_named() {
 
     // The env variable wins over the file, so a broken file is never read.
     let s = Settings::resolve(&cli, &env_of(&[("MOTCUA_DATABASE_URL", "sqlite:x")])).unwrap();
-    assert_eq!(s.database_url.unwrap().1, UrlOrigin::Env);
+    assert_eq!(s.source.database_url.unwrap().1, UrlOrigin::Env);
 }
 
 fn filter(patterns: &[&str]) -> AgencyFilter {
@@ -184,9 +178,16 @@ fn filter(patterns: &[&str]) -> AgencyFilter {
 }
 
 fn with_url(config: Option<PathBuf>) -> Cli {
+    with_config(config, Some("sqlite:x"))
+}
+
+fn with_config(config: Option<PathBuf>, url: Option<&str>) -> Cli {
     Cli {
-        config,
-        database_url: Some("sqlite:x".into()),
+        source: SourceArgs {
+            config,
+            database_url: url.map(Into::into),
+            ..SourceArgs::default()
+        },
         ..Cli::default()
     }
 }
@@ -195,13 +196,17 @@ fn with_url(config: Option<PathBuf>) -> Cli {
 fn agencies_and_full_resync_defaults() {
     let s = Settings::resolve(&with_url(None), &env_of(&[])).unwrap();
     assert!(s.agency_filter.is_all(), "every agency by default");
-    assert_eq!(s.full_resync_interval, Duration::from_secs(3600), "1h");
+    assert_eq!(
+        s.source.full_resync_interval,
+        Duration::from_secs(3600),
+        "1h"
+    );
 
     let dir = TempDir::new("shard-defaults");
     let config = write_config(&dir, "listen = \"127.0.0.1:1\"\n");
     let s = Settings::resolve(&with_url(Some(config)), &env_of(&[])).unwrap();
     assert!(s.agency_filter.is_all());
-    assert_eq!(s.full_resync_interval, Duration::from_secs(3600));
+    assert_eq!(s.source.full_resync_interval, Duration::from_secs(3600));
 }
 
 #[test]
@@ -355,11 +360,11 @@ fn full_resync_interval_flag_beats_env_beats_file() {
     let dir = TempDir::new("full-resync");
     let config = write_config(&dir, "full_resync_interval = \"6h\"\n");
     let s = Settings::resolve(&with_url(Some(config.clone())), &env_of(&[])).unwrap();
-    assert_eq!(s.full_resync_interval, Duration::from_secs(6 * 3600));
+    assert_eq!(s.source.full_resync_interval, Duration::from_secs(6 * 3600));
 
     let env = env_of(&[("MOTCUA_FULL_RESYNC_INTERVAL", "30m")]);
     let s = Settings::resolve(&with_url(Some(config.clone())), &env).unwrap();
-    assert_eq!(s.full_resync_interval, Duration::from_secs(1800));
+    assert_eq!(s.source.full_resync_interval, Duration::from_secs(1800));
 
     let cli = Cli::try_parse_from([
         "motcua-exporter",
@@ -372,17 +377,17 @@ fn full_resync_interval_flag_beats_env_beats_file() {
     ])
     .unwrap();
     let s = Settings::resolve(&cli, &env).unwrap();
-    assert_eq!(s.full_resync_interval, Duration::from_secs(9000));
+    assert_eq!(s.source.full_resync_interval, Duration::from_secs(9000));
 
     // 0s: every refresh is a full refresh, from any source.
     write_config(&dir, "full_resync_interval = \"0s\"\n");
     let s = Settings::resolve(&with_url(Some(config.clone())), &env_of(&[])).unwrap();
-    assert_eq!(s.full_resync_interval, Duration::ZERO);
+    assert_eq!(s.source.full_resync_interval, Duration::ZERO);
     let zero = env_of(&[("MOTCUA_FULL_RESYNC_INTERVAL", "0s")]);
     let s = Settings::resolve(&with_url(None), &zero).unwrap();
-    assert_eq!(s.full_resync_interval, Duration::ZERO);
+    assert_eq!(s.source.full_resync_interval, Duration::ZERO);
     let cli = Cli::try_parse_from(["motcua-exporter", "--full-resync-interval", "0s"]).unwrap();
-    assert_eq!(cli.full_resync_interval, Some(Duration::ZERO));
+    assert_eq!(cli.source.full_resync_interval, Some(Duration::ZERO));
 }
 
 #[test]
@@ -459,19 +464,19 @@ fn national_example_shards_load_and_partition_the_demo_agencies() {
     for name in ["exporter-shard-a.toml", "exporter-shard-b.toml"] {
         let path = national_example(name);
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(!config.agencies.is_all(), "{name} names its agencies");
-        assert_eq!(config.full_resync_interval, Duration::from_secs(3600));
+        assert!(!config.own.agencies.is_all(), "{name} names its agencies");
+        assert_eq!(
+            config.common.full_resync_interval,
+            Duration::from_secs(3600)
+        );
         // As the exporter reads it (the URL from the environment: the file's
         // database_url_file is then never opened).
         let s = Settings::resolve(
-            &Cli {
-                config: Some(path),
-                ..Cli::default()
-            },
+            &with_config(Some(path), None),
             &env_of(&[("MOTCUA_DATABASE_URL", "sqlite:x")]),
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(s.agency_filter, config.agencies);
+        assert_eq!(s.agency_filter, config.own.agencies);
         filters.push((name, s.agency_filter));
     }
     // Every demo agency in exactly one shard: a sum over the shards counts

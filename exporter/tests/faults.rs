@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use motcua_exporter::refresh::{Pipeline, RefreshError, backoff};
-use services::{Exporter, MariaDb, PgCluster, Scratch, UrlBy, metric, series};
+use services::{Exporter, MariaDb, PgCluster, Scratch, UrlBy, metric, scratch, series};
 
 const INTERVAL: Duration = Duration::from_secs(2);
 /// Slack for a refresh of the small demo and the log/scrape round trips.
@@ -70,7 +70,7 @@ fn postgres_restart() {
 
     // No pile-up: one refresh at a time, each retry after its backoff.
     let failed: Vec<(Instant, u32)> = ex
-        .log
+        .log()
         .iter()
         .filter(|(_, l)| l.contains("refresh failed"))
         .map(|(t, l)| (*t, attempt_of(l)))
@@ -237,7 +237,7 @@ fn postgres_query_timeout() {
         "motcua",
         "CREATE TABLE motcua_slow (x int); INSERT INTO motcua_slow VALUES (1)",
     );
-    let scratch = Scratch::new();
+    let scratch = scratch();
     let extra = slow_queries(&scratch, "postgres");
     let ex = Exporter::start(
         &config(&extra),
@@ -269,7 +269,7 @@ fn mariadb_query_timeout() {
         "CREATE TABLE {0}.motcua_slow (x int); INSERT INTO {0}.motcua_slow VALUES (1)",
         db.name
     ));
-    let scratch = Scratch::new();
+    let scratch = scratch();
     let extra = slow_queries(&scratch, "mysql");
     let ex = Exporter::start(&config(&extra), UrlBy::Env(&db.url("root", None)), &[]);
     let running = || {
@@ -324,7 +324,7 @@ fn sigterm_finishes_in_flight_request() {
 /// query_timeout and the refresh fails with a message saying so.
 #[tokio::test]
 async fn sqlite_query_timeout() {
-    let scratch = Scratch::new();
+    let scratch = scratch();
     let builtin = include_str!("../../queries/sql/sqlite/dossiers.sql");
     let body: String = builtin
         .lines()
@@ -340,8 +340,8 @@ async fn sqlite_query_timeout() {
     );
     let url = motcua_exporter::demo::sqlite_url(common::shared_demo());
     let mut settings = common::settings_for(url.expose());
-    settings.queries_dir = Some(scratch.0.join("sql"));
-    settings.query_timeout = Duration::from_secs(1);
+    settings.source.queries_dir = Some(scratch.0.join("sql"));
+    settings.source.query_timeout = Duration::from_secs(1);
     let pipeline = Pipeline::build(&settings, &url).unwrap();
     let started = Instant::now();
     let result = tokio::time::timeout(Duration::from_secs(20), pipeline.snapshot())

@@ -455,7 +455,7 @@ async fn service_index_families_follow_the_indicator_file_and_the_report() {
     std::fs::write(&file, shipped).unwrap();
     let url = motcua_exporter::demo::sqlite_url(shared_demo());
     let mut settings = common::settings_for(url.expose());
-    settings.service_index = Some(file);
+    settings.source.service_index = Some(file);
     let pipeline = motcua_exporter::Pipeline::build(&settings, &url).unwrap();
     let shared = Shared::new();
     Refresher::new(Arc::clone(&shared))

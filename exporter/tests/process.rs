@@ -3,14 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{TempDir, shared_demo};
+use motcua_testkit::Process;
 
 const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
 
@@ -125,12 +125,8 @@ fn sql_without_a_canonical_column_stops_startup() {
     assert!(err.contains("updated_at"), "{err}");
 }
 
-/// A running exporter with its stderr lines on a channel.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
+/// A running exporter ([`Process`]) whose waits for a line are generous.
+struct Running(Process);
 
 impl Running {
     fn start(config: &Path, db: &Path) -> Running {
@@ -142,65 +138,28 @@ impl Running {
         Running::spawn(command)
     }
 
-    fn spawn(mut command: Command) -> Running {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            log: Vec::new(),
-        }
+    fn spawn(command: Command) -> Running {
+        Running(Process::spawn("motcua-exporter", command))
     }
 
     /// Waits for a log line containing `needle`.
     fn wait_line(&mut self, needle: &str) -> String {
         // Generous: refreshes run at nice 10, so on a machine busy with
         // other builds the demo's first refresh waits for CPU.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no log line with {needle:?}; log so far:\n{}",
-                    self.log.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name}");
+        self.0.wait_line(needle, Duration::from_secs(120)).1
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Deref for Running {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.0
+    }
+}
+
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.0
     }
 }
 
@@ -257,16 +216,7 @@ fn thread_cpus(pid: u32) -> Vec<(String, Vec<usize>)> {
 }
 
 fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    motcua_testkit::http_response(addr, path).unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"))
 }
 
 #[cfg(unix)]
@@ -291,7 +241,7 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
 
     // Refreshes run on their own thread at nice 10 (policy SCHED_OTHER, 0);
     // the HTTP workers at the normal priority.
-    let threads = thread_priorities(exporter.child.id());
+    let threads = thread_priorities(exporter.pid());
     let refresh: Vec<_> = threads
         .iter()
         .filter(|(name, _)| name == "motcua-refresh")
@@ -307,7 +257,7 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
     );
     // They also stay off the first CPU the process may use, when it may
     // use two or more; every other thread may use them all.
-    let cpus = thread_cpus(exporter.child.id());
+    let cpus = thread_cpus(exporter.pid());
     let all = &cpus
         .iter()
         .find(|(name, _)| name == "motcua-exporter")
@@ -368,7 +318,7 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
     exporter.signal("TERM");
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(status) = exporter.child.try_wait().unwrap() {
+        if let Some(status) = exporter.try_wait() {
             break status;
         }
         assert!(Instant::now() < deadline, "did not stop on SIGTERM");
@@ -564,7 +514,7 @@ fn counter_offsets_absorb_a_correction_and_survive_restarts() {
         "{saved}"
     );
     exporter.signal("TERM");
-    let _ = exporter.child.wait();
+    let _ = exporter.wait_exit(Duration::from_secs(60));
 
     // A restart: the offsets come back from the file.
     let mut exporter = start(&data);
@@ -578,7 +528,7 @@ fn counter_offsets_absorb_a_correction_and_survive_restarts() {
         "motcua_counter_corrections_total{{metric=\"{received}\"}} 1\n"
     )));
     exporter.signal("TERM");
-    let _ = exporter.child.wait();
+    let _ = exporter.wait_exit(Duration::from_secs(60));
 
     // A corrupt file is set aside; the exporter starts from zero.
     std::fs::write(&state, "version = 1\nseries = [[[\n").unwrap();

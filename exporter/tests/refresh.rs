@@ -255,7 +255,7 @@ async fn refreshes_after_the_first_read_only_the_changes() {
     // A pipeline that resyncs every time reads everything, with the same result.
     let url = motcua_exporter::demo::sqlite_url(&path);
     let mut settings = common::settings_for(url.expose());
-    settings.full_resync_interval = Duration::ZERO;
+    settings.source.full_resync_interval = Duration::ZERO;
     let always_full = motcua_exporter::refresh::Pipeline::build(&settings, &url).unwrap();
     refresher.refresh_once(&always_full).await;
     refresher.refresh_once(&always_full).await;

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{TempDir, shared_demo};
+use motcua_exporter::config::{SourceArgs, WebArgs};
 use motcua_exporter::{Cli, Settings};
 use motcua_web::test_support::{TestPki, http_get, https_get, quick_hash};
 
@@ -222,28 +223,37 @@ fn web_config_file_priority_is_flag_env_file() {
     let config = dir.join("exporter.toml");
     std::fs::write(&config, "web_config_file = \"from-file.yml\"\n").unwrap();
     let cli = |flag: Option<&str>| Cli {
-        config: Some(config.clone()),
-        database_url: Some("sqlite:x".into()),
-        web_config_file: flag.map(Into::into),
+        source: SourceArgs {
+            config: Some(config.clone()),
+            database_url: Some("sqlite:x".into()),
+            ..SourceArgs::default()
+        },
+        web: WebArgs {
+            web_config_file: flag.map(Into::into),
+            ..WebArgs::default()
+        },
         ..Cli::default()
     };
     let with_env = |k: &str| (k == "MOTCUA_WEB_CONFIG_FILE").then(|| "from-env.yml".to_owned());
     let no_env = |_: &str| None;
     let s = Settings::resolve(&cli(Some("flag.yml")), &with_env).unwrap();
-    assert_eq!(s.web_config_file, Some("flag.yml".into()));
+    assert_eq!(s.web.web_config_file, Some("flag.yml".into()));
     let s = Settings::resolve(&cli(None), &with_env).unwrap();
-    assert_eq!(s.web_config_file, Some("from-env.yml".into()));
+    assert_eq!(s.web.web_config_file, Some("from-env.yml".into()));
     let s = Settings::resolve(&cli(None), &no_env).unwrap();
-    assert_eq!(s.web_config_file, Some(dir.join("from-file.yml")));
+    assert_eq!(s.web.web_config_file, Some(dir.join("from-file.yml")));
     let none = Settings::resolve(
         &Cli {
-            database_url: Some("sqlite:x".into()),
+            source: SourceArgs {
+                database_url: Some("sqlite:x".into()),
+                ..SourceArgs::default()
+            },
             ..Cli::default()
         },
         &no_env,
     )
     .unwrap();
-    assert_eq!(none.web_config_file, None);
+    assert_eq!(none.web.web_config_file, None);
 }
 
 /// A renewed certificate and a changed password, put in force by SIGHUP

@@ -133,7 +133,10 @@ pub fn shared_demo() -> &'static Path {
 /// Settings for serving `url` (no config file, no environment).
 pub fn settings_for(url: &str) -> Settings {
     let cli = motcua_exporter::Cli {
-        database_url: Some(url.to_owned()),
+        source: motcua_exporter::config::SourceArgs {
+            database_url: Some(url.to_owned()),
+            ..Default::default()
+        },
         refresh_interval: Some(Duration::from_secs(1)),
         ..Default::default()
     };

@@ -2,55 +2,28 @@
 //! private PostgreSQL cluster per test (so it can be stopped, restarted and
 //! given password authentication without touching the machine's server), a
 //! throwaway database on the machine's MariaDB, and the real exporter binary
-//! with its log lines time-stamped as they arrive.
+//! (a [`Process`]: its log lines time-stamped as they arrive).
 //!
 //! A missing service fails the test with `CI=true` and skips it elsewhere,
 //! printing why. Every wait has a deadline; every external command runs
 //! under `timeout`.
 
-#![allow(dead_code)]
+// Each test binary uses a part of this module and of its re-exports.
+#![allow(dead_code, unused_imports)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use motcua_queries::demo::{DemoConfig, write_demo};
 use motcua_queries::{ConnectOptions, Source};
+pub use motcua_testkit::{Process, Scratch, free_port, in_ci, require, unique};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
 pub const MYSQL_HOST: &str = "127.0.0.1";
 pub const MYSQL_PORT: &str = "3306";
-
-/// True when running under CI, where every service must be present.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// `None` (skip, saying why) outside CI when a service is missing; panics in CI.
-pub fn require<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Option<T> {
-    match r {
-        Ok(v) => Some(v),
-        Err(e) if in_ci() => panic!("{what} is required with CI=true: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: {what} is not available: {e}");
-            None
-        }
-    }
-}
-
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Runs a command under `timeout`; stdout on success, stdout+stderr otherwise.
 pub fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
@@ -76,14 +49,6 @@ pub fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String,
 
 fn is_root() -> bool {
     run("id", &["-u"], &[]).is_ok_and(|s| s.trim() == "0")
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The small demo province loaded into every server.
@@ -383,29 +348,10 @@ impl Drop for MariaDb {
     }
 }
 
-/// A folder for one test (config, SQL files, URL files), removed on drop.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new() -> Scratch {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("motcua-faults"));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A folder for one test (config, SQL files, URL files) inside `target/`,
+/// removed on drop.
+pub fn scratch() -> Scratch {
+    Scratch::under(env!("CARGO_TARGET_TMPDIR"), "motcua-faults")
 }
 
 /// How the exporter under test gets its database URL.
@@ -415,12 +361,11 @@ pub enum UrlBy<'a> {
     File(&'a str),
 }
 
-/// The real exporter, its stdout and stderr lines time-stamped on arrival.
+/// The real exporter ([`Process`]), its config in a scratch folder of its own.
 pub struct Exporter {
-    pub child: Child,
-    lines: mpsc::Receiver<(Instant, String)>,
-    pub log: Vec<(Instant, String)>,
+    process: Process,
     pub addr: String,
+    // After `process`: the folder goes once the exporter is killed.
     _scratch: Scratch,
 }
 
@@ -440,20 +385,9 @@ impl Exporter {
 
     /// Starts the binary without waiting for anything.
     pub fn spawn(config: &str, url: UrlBy<'_>, env: &[(&str, &str)]) -> Exporter {
-        let scratch = Scratch::new();
+        let scratch = scratch();
         let mut config = format!("listen = \"127.0.0.1:0\"\n{config}");
         let mut cmd = Command::new(BIN);
-        for var in [
-            "MOTCUA_DATABASE_URL",
-            "MOTCUA_CONFIG",
-            "MOTCUA_LISTEN",
-            "MOTCUA_REFRESH_INTERVAL",
-            "MOTCUA_CALENDAR",
-            "MOTCUA_QUERIES_DIR",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
         match url {
             UrlBy::Env(u) => {
                 cmd.env("MOTCUA_DATABASE_URL", u);
@@ -471,79 +405,18 @@ impl Exporter {
             .arg(&config_path)
             // Each exporter keeps its counter offsets in its own scratch folder
             // (a test may pass its own MOTCUA_DATA_DIR in `env`).
-            .env("MOTCUA_DATA_DIR", scratch.0.join("data"))
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start the exporter");
-        let (tx, lines) = mpsc::channel();
-        let out: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
-        let err: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
-        for stream in [out, err] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send((Instant::now(), line)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        // Only the readers hold senders: the channel closes when the process exits.
-        drop(tx);
+            .env("MOTCUA_DATA_DIR", scratch.join("data"))
+            .envs(env.iter().copied());
         Exporter {
-            child,
-            lines,
-            log: Vec::new(),
+            process: Process::spawn("motcua-exporter", cmd),
             addr: String::new(),
             _scratch: scratch,
         }
     }
 
-    /// Waits for the next log line containing `needle`.
-    pub fn wait_line(&mut self, needle: &str, within: Duration) -> (Instant, String) {
-        self.try_wait_line(needle, within).unwrap_or_else(|| {
-            panic!(
-                "no log line with {needle:?} within {within:?}; log so far:\n{}",
-                self.log_text()
-            )
-        })
-    }
-
-    pub fn try_wait_line(&mut self, needle: &str, within: Duration) -> Option<(Instant, String)> {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(entry) => {
-                    self.log.push(entry.clone());
-                    if entry.1.contains(needle) {
-                        return Some(entry);
-                    }
-                }
-                Err(_) => return None,
-            }
-        }
-    }
-
-    /// Collects the lines that arrived so far (waiting `quiet` for more).
-    pub fn drain(&mut self, quiet: Duration) {
-        while let Ok(entry) = self.lines.recv_timeout(quiet) {
-            self.log.push(entry);
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        self.log
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
     pub fn get(&self, path: &str) -> String {
-        http_get(&self.addr, path)
+        motcua_testkit::http_response(&self.addr, path)
+            .unwrap_or_else(|e| panic!("GET {}{path}: {e}", self.addr))
     }
 
     pub fn metric(&self, name: &str) -> f64 {
@@ -563,57 +436,20 @@ impl Exporter {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
 
-    pub fn cmdline(&self) -> String {
-        std::fs::read(format!("/proc/{}/cmdline", self.child.id()))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default()
-    }
-
-    pub fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name}");
-    }
-
-    /// Waits for the process to exit.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+/// The process's own helpers (`wait_line`, `log_text`, `signal`, …).
+impl Deref for Exporter {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.process
     }
 }
 
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl DerefMut for Exporter {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
     }
-}
-
-/// One HTTP/1.1 GET with a 10 s read timeout; the whole response.
-pub fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 /// The value of an unlabelled series in a /metrics response.

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use motcua_queries::Source;
+use motcua_testkit::{Process, free_port};
 
 use crate::live::{
-    Running, exporter_binary, free_port, http_get, instant_query, prometheus_installed, repo_root,
-    start_prometheus, wait_exporter_up, wait_until,
+    exporter_binary, http_get, instant_query, prometheus_installed, repo_root, start_prometheus,
+    wait_exporter_up, wait_until,
 };
 use crate::support::{Engine, demo_db};
 
@@ -210,20 +211,19 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     s.agency = agency.clone();
 
     let (port, raw_port, prom_port) = (free_port(), free_port(), free_port());
-    let start = |port: u16, raw: bool, n: u32| {
+    let start = |port: u16, raw: bool| {
         let name = if raw { "raw" } else { "offsets" };
-        Running::start(
+        Process::spawn(
             if raw {
                 "motcua-exporter (raw)"
             } else {
                 "motcua-exporter"
             },
             exporter(&bin, &db.url, port, &dir.join(format!("{name}-data")), raw),
-            dir.join(format!("{name}-{n}.log")),
         )
     };
-    let mut shipped = start(port, false, 1);
-    let mut raw = start(raw_port, true, 1);
+    let mut shipped = start(port, false);
+    let mut raw = start(raw_port, true);
     wait_exporter_up(&mut shipped, port, 60);
     wait_exporter_up(&mut raw, raw_port, 60);
 
@@ -284,8 +284,8 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     // Both exporters killed and started again on the same data_dir.
     drop(shipped);
     drop(raw);
-    let mut shipped = start(port, false, 2);
-    let mut raw = start(raw_port, true, 2);
+    let mut shipped = start(port, false);
+    let mut raw = start(raw_port, true);
     wait_exporter_up(&mut shipped, port, 60);
     wait_exporter_up(&mut raw, raw_port, 60);
     s.stream_for(6);

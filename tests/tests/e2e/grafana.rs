@@ -12,11 +12,12 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use motcua_testkit::{Process, Scratch, free_port};
 use serde_json::Value;
 
 use crate::live::{
-    Running, ScratchDir, exporter_binary, free_port, http_get, instant_query, prom_api,
-    prometheus_installed, repo_root, start_prometheus, url_encode, wait_exporter_up, wait_until,
+    exporter_binary, http_get, instant_query, prom_api, prometheus_installed, repo_root,
+    start_prometheus, url_encode, wait_exporter_up, wait_until,
 };
 use crate::support::in_ci;
 
@@ -1070,7 +1071,7 @@ fn grafana_live_prometheus_evaluates_every_query() {
     }
     let exporter_bin = exporter_binary();
 
-    let scratch = ScratchDir::new("motcua-grafana-live");
+    let scratch = Scratch::new("motcua-grafana-live");
     let dir = scratch.path().to_owned();
 
     // The exporter over a small demo database.
@@ -1092,7 +1093,7 @@ fn grafana_live_prometheus_evaluates_every_query() {
         .current_dir(&dir)
         .env_remove("MOTCUA_DATABASE_URL")
         .env_remove("MOTCUA_CONFIG");
-    let mut exporter = Running::start("motcua-exporter", cmd, dir.join("exporter.log"));
+    let mut exporter = Process::spawn("motcua-exporter", cmd);
     wait_exporter_up(&mut exporter, exporter_port, 300);
 
     let (_, metrics) = http_get(exporter_port, "/metrics").expect("exporter /metrics");
@@ -1250,7 +1251,7 @@ fn without_for(text: &str) -> String {
 
 /// Starts the example Alertmanager (Debian package `prometheus-alertmanager`)
 /// on `port`; its webhook receivers point nowhere, which it only logs.
-fn start_alertmanager(dir: &Path, port: u16) -> Option<Running> {
+fn start_alertmanager(dir: &Path, port: u16) -> Option<Process> {
     let bin = "prometheus-alertmanager";
     match Command::new(bin).arg("--version").output() {
         Ok(_) => {}
@@ -1272,11 +1273,7 @@ fn start_alertmanager(dir: &Path, port: u16) -> Option<Running> {
     .arg(format!("--web.listen-address=127.0.0.1:{port}"))
     .arg("--cluster.listen-address=")
     .current_dir(dir);
-    Some(Running::start(
-        "alertmanager",
-        cmd,
-        dir.join("alertmanager.log"),
-    ))
+    Some(Process::spawn("alertmanager", cmd))
 }
 
 /// Every dossier alert the Alertmanager holds links to the worklist of its

@@ -1,12 +1,13 @@
 //! A real Prometheus scraping real exporters: processes that die with the
-//! test, loopback HTTP, the Prometheus API, and the exporter binary built
-//! in this test's profile.
+//! test ([`Process`]), loopback HTTP, the Prometheus API, and the exporter
+//! binary built in this test's profile.
 
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use motcua_testkit::Process;
 use serde_json::Value;
 
 use crate::support::in_ci;
@@ -34,75 +35,9 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
-/// A child process that is killed when the test ends, however it ends.
-pub struct Running {
-    name: &'static str,
-    child: std::process::Child,
-    log: PathBuf,
-}
-
-impl Running {
-    pub fn start(name: &'static str, mut cmd: Command, log: PathBuf) -> Running {
-        let out = fs::File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = cmd
-            .stdin(std::process::Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Running { name, child, log }
-    }
-
-    /// Panics with the end of the log when the process has exited.
-    pub fn assert_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "{} exited ({status}); its log ends with:\n{}",
-                self.name,
-                tail(&self.log)
-            );
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// GET over plain HTTP/1.0 on loopback; returns (status, body).
+/// GET on loopback `port`; returns (status, body).
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
+    motcua_testkit::http_get(&format!("127.0.0.1:{port}"), path)
 }
 
 pub fn url_encode(s: &str) -> String {
@@ -176,32 +111,9 @@ pub fn exporter_binary() -> PathBuf {
         .expect("cargo reported no motcua-exporter executable")
 }
 
-/// A scratch directory under the system's temporary one, named after the
-/// test and the process, emptied when made and removed when dropped.
-pub struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    pub fn new(name: &str) -> ScratchDir {
-        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("scratch directory");
-        ScratchDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Waits up to `secs` for the exporter on `port` to serve its first
 /// successful refresh (`motcua_up 1`), failing at once if it exits.
-pub fn wait_exporter_up(exporter: &mut Running, port: u16, secs: u64) {
+pub fn wait_exporter_up(exporter: &mut Process, port: u16, secs: u64) {
     wait_until("the exporter's first refresh", secs, || {
         exporter.assert_alive();
         let (status, body) = http_get(port, "/metrics").map_err(|e| e.to_string())?;
@@ -214,8 +126,9 @@ pub fn wait_exporter_up(exporter: &mut Running, port: u16, secs: u64) {
 }
 
 /// Starts Prometheus on loopback `port` with `config` (the text of a
-/// prometheus.yml), its configuration, data and log in `dir`.
-pub fn start_prometheus(dir: &Path, port: u16, config: &str) -> Running {
+/// prometheus.yml), its configuration and data in `dir`; its log is what
+/// the [`Process`] collects.
+pub fn start_prometheus(dir: &Path, port: u16, config: &str) -> Process {
     let file = dir.join("prometheus.yml");
     fs::write(&file, config).expect("prometheus.yml");
     let mut cmd = Command::new("prometheus");
@@ -226,5 +139,5 @@ pub fn start_prometheus(dir: &Path, port: u16, config: &str) -> Running {
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .current_dir(dir);
-    Running::start("prometheus", cmd, dir.join("prometheus.log"))
+    Process::spawn("prometheus", cmd)
 }

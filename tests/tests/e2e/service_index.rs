@@ -19,12 +19,13 @@ use motcua_dashboard::AppState;
 use motcua_queries::report::PeriodConvention;
 use motcua_queries::snapshot::current_periods;
 use motcua_queries::{WorkCalendar, now_local};
+use motcua_testkit::{Process, Scratch, free_port};
 use serde_json::Value;
 
 use crate::dashboard::{fetch, state_over};
 use crate::live::{
-    Running, ScratchDir, exporter_binary, free_port, http_get, instant_query, prometheus_installed,
-    repo_root, start_prometheus, wait_exporter_up, wait_until,
+    exporter_binary, http_get, instant_query, prometheus_installed, repo_root, start_prometheus,
+    wait_exporter_up, wait_until,
 };
 
 /// The `period` label values of the exporter, in `current_periods` order.
@@ -53,7 +54,7 @@ fn service_index_rules_and_exporter_agree_with_the_dashboard() {
         return;
     }
     let exporter_bin = exporter_binary();
-    let scratch = ScratchDir::new("motcua-service-index");
+    let scratch = Scratch::new("motcua-service-index");
     let dir = scratch.path();
 
     // The exporter generates its demo (activity up to yesterday) in
@@ -80,7 +81,7 @@ fn service_index_rules_and_exporter_agree_with_the_dashboard() {
         .env_remove("MOTCUA_CONFIG")
         .env_remove("MOTCUA_SERVICE_INDEX")
         .env_remove("MOTCUA_CALENDAR");
-    let mut exporter = Running::start("motcua-exporter", cmd, dir.join("exporter.log"));
+    let mut exporter = Process::spawn("motcua-exporter", cmd);
     wait_exporter_up(&mut exporter, exporter_port, 300);
 
     // Prometheus with the service index rules only: they are one group.

@@ -2,41 +2,13 @@
 //! machine's PostgreSQL and MariaDB, the demo data, and the service rule
 //! "with CI=true a missing service fails; elsewhere it skips, saying why".
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use chrono::NaiveDate;
 use motcua_queries::demo::{DemoConfig, write_demo};
 use motcua_queries::{ConnectOptions, Source};
+pub use motcua_testkit::{in_ci, require};
 
 pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const MYSQL_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/";
-
-/// True when running under CI, where every service must be present.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Decides what a test does when a service it needs is missing.
-/// Returns `None` (skip) outside CI after printing why; panics in CI.
-pub fn require<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Option<T> {
-    match r {
-        Ok(v) => Some(v),
-        Err(e) if in_ci() => panic!("{what} is required with CI=true: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: {what} is not available: {e}");
-            None
-        }
-    }
-}
-
-fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// The engines a test can run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +33,7 @@ impl ThrowawayDb {
     /// Creates an empty database, or returns None (skip) when the server is
     /// unreachable outside CI.
     pub async fn create(engine: Engine) -> Option<ThrowawayDb> {
-        let name = unique_name("motcua_test");
+        let name = motcua_testkit::unique("motcua_test");
         let url = match engine {
             Engine::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{name}.sqlite"));
