@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use clap::Parser;
-use common::TempDir;
+use common::{Scratch, scratch};
 use motcua_exporter::config::{ConfigError, SourceArgs, UrlOrigin, WebArgs};
 use motcua_exporter::{Cli, Config, Settings};
 use motcua_queries::demo::{DemoConfig, insert_batches};
@@ -22,7 +22,7 @@ fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
     move |k| map.get(k).cloned()
 }
 
-fn write_config(dir: &TempDir, text: &str) -> PathBuf {
+fn write_config(dir: &Scratch, text: &str) -> PathBuf {
     let path = dir.join("exporter.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -30,7 +30,7 @@ fn write_config(dir: &TempDir, text: &str) -> PathBuf {
 
 #[test]
 fn flag_beats_env_beats_file_beats_default() {
-    let dir = TempDir::new("priority");
+    let dir = scratch("priority");
     std::fs::write(dir.join("db-url"), "  postgres://file:pw@db/x \n").unwrap();
     let config = write_config(
         &dir,
@@ -92,7 +92,7 @@ fn flag_beats_env_beats_file_beats_default() {
 
 #[test]
 fn config_path_from_env() {
-    let dir = TempDir::new("env-config");
+    let dir = scratch("env-config");
     let config = write_config(&dir, "listen = \"127.0.0.1:1004\"\n");
     let env = env_of(&[
         ("MOTCUA_CONFIG", config.to_str().unwrap()),
@@ -105,7 +105,7 @@ fn config_path_from_env() {
 
 #[test]
 fn errors_name_their_file_line_and_key() {
-    let dir = TempDir::new("errors");
+    let dir = scratch("errors");
     let config = write_config(&dir, "listen = \"127.0.0.1:1\"\nrefresh = \"5s\"\n");
     let cli = with_url(Some(config.clone()));
     let msg = Settings::resolve(&cli, &env_of(&[]))
@@ -150,7 +150,7 @@ fn errors_name_their_file_line_and_key() {
 
 #[test]
 fn database_url_file_problems_are_named() {
-    let dir = TempDir::new("url-file");
+    let dir = scratch("url-file");
     let config = write_config(&dir, "database_url_file = \"missing-url\"\n");
     let cli = with_config(Some(config), None);
     let msg = Settings::resolve(&cli, &env_of(&[]))
@@ -202,7 +202,7 @@ fn agencies_and_full_resync_defaults() {
         "1h"
     );
 
-    let dir = TempDir::new("shard-defaults");
+    let dir = scratch("shard-defaults");
     let config = write_config(&dir, "listen = \"127.0.0.1:1\"\n");
     let s = Settings::resolve(&with_url(Some(config)), &env_of(&[])).unwrap();
     assert!(s.agency_filter.is_all());
@@ -211,7 +211,7 @@ fn agencies_and_full_resync_defaults() {
 
 #[test]
 fn agencies_flag_beats_env_beats_file() {
-    let dir = TempDir::new("agencies");
+    let dir = scratch("agencies");
     let config = write_config(
         &dir,
         "agencies = [\n  \"000.00.12.H18\",  # a department\n  \"000.00.13.*\",\n]\n",
@@ -267,7 +267,7 @@ fn agencies_flag_beats_env_beats_file() {
 
 #[test]
 fn bad_agency_patterns_name_their_origin() {
-    let dir = TempDir::new("agencies-bad");
+    let dir = scratch("agencies-bad");
     // In the file: file, line (of the pattern itself) and key.
     let config = write_config(
         &dir,
@@ -357,7 +357,7 @@ fn bad_agency_patterns_name_their_origin() {
 
 #[test]
 fn full_resync_interval_flag_beats_env_beats_file() {
-    let dir = TempDir::new("full-resync");
+    let dir = scratch("full-resync");
     let config = write_config(&dir, "full_resync_interval = \"6h\"\n");
     let s = Settings::resolve(&with_url(Some(config.clone())), &env_of(&[])).unwrap();
     assert_eq!(s.source.full_resync_interval, Duration::from_secs(6 * 3600));
@@ -392,7 +392,7 @@ fn full_resync_interval_flag_beats_env_beats_file() {
 
 #[test]
 fn bad_full_resync_interval_names_its_origin() {
-    let dir = TempDir::new("full-resync-bad");
+    let dir = scratch("full-resync-bad");
     let config = write_config(
         &dir,
         "refresh_interval = \"1m\"\nfull_resync_interval = \"hourly\"\n",

@@ -3,13 +3,13 @@
 mod common;
 
 use chrono::FixedOffset;
-use common::TempDir;
+use common::scratch;
 use motcua_exporter::demo::{DEMO_FILE, prepare, sqlite_url};
 use motcua_queries::{ConnectOptions, Source};
 
 #[tokio::test]
 async fn demo_database_is_generated_once_and_served_read_only() {
-    let dir = TempDir::new("demo");
+    let dir = scratch("demo");
     let data_dir = dir.join("nested/data");
     let zone = FixedOffset::east_opt(7 * 3600).unwrap();
     // A leftover from an interrupted generation is discarded.

@@ -446,7 +446,7 @@ async fn metrics_are_gzipped_for_scrapers_that_ask() {
 /// from the same columns as the report; declared points appear once declared.
 #[tokio::test]
 async fn service_index_families_follow_the_indicator_file_and_the_report() {
-    let dir = common::TempDir::new("service-index");
+    let dir = common::scratch("service-index");
     let file = dir.join("index.toml");
     let shipped = motcua_queries::service_index::SHIPPED_FILE.replace(
         "name_en = \"Dossiers synced to the national portal\"\n",

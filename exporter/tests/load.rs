@@ -4,24 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::shared_demo;
+use common::{Running, exporter, shared_demo};
+use motcua_testkit::rss_kib;
 use motcua_web::test_support::load;
-
-const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_scrapers_for_a_bounded_time() {
@@ -29,38 +17,19 @@ async fn two_hundred_scrapers_for_a_bounded_time() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let mut child = Command::new(BIN)
-        .env_remove("MOTCUA_CONFIG")
-        .env_remove("MOTCUA_WEB_CONFIG_FILE")
+    let mut command = exporter();
+    command
         .env(
             "MOTCUA_DATABASE_URL",
             format!("sqlite:{}?mode=ro", shared_demo().display()),
         )
         .env("RUST_LOG", "info")
-        .env("MOTCUA_DATA_DIR", common::scratch_data_dir())
-        .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut addr = None;
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Some(a) = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-        {
-            addr = Some(a.parse().unwrap());
-        }
-        if line.contains("refresh succeeded") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    let addr = addr.expect("the exporter logs its address");
+        .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1s"]);
+    let mut exporter = Running::spawn(command);
+    let addr: SocketAddr = exporter.addr().parse().unwrap();
+    exporter.wait_line("refresh succeeded");
 
-    let pid = child.id();
+    let pid = exporter.pid();
     let before = rss_kib(pid);
     // Memory is judged from a quarter into the run (caches and buffers warm)
     // to its end: under steady load it must stay flat.
@@ -72,8 +41,7 @@ async fn two_hundred_scrapers_for_a_bounded_time() {
     let warm = rss_kib(pid);
     let report = run.await.unwrap();
     let after = rss_kib(pid);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(exporter);
     println!(
         "exporter /metrics, 200 clients, {seconds} s: {} requests, {} errors, p50 {:?}, p99 {:?}, max {:?}; RSS {before} KiB, {warm} KiB warm, {after} KiB at the end",
         report.requests, report.errors, report.p50, report.p99, report.max

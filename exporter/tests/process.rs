@@ -4,60 +4,38 @@
 mod common;
 
 use std::io::Write;
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TempDir, shared_demo};
-use motcua_testkit::Process;
+use common::{Running, exporter, scratch, shared_demo};
 
-const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
-
-fn exporter() -> Command {
-    let mut c = Command::new(BIN);
-    c.env_remove("MOTCUA_DATABASE_URL")
-        .env_remove("MOTCUA_CONFIG")
-        .env_remove("MOTCUA_LISTEN")
-        .env_remove("MOTCUA_REFRESH_INTERVAL")
-        .env_remove("MOTCUA_CALENDAR")
-        .env_remove("MOTCUA_QUERIES_DIR")
-        .env_remove("RUST_LOG")
-        .env("MOTCUA_DATA_DIR", common::scratch_data_dir())
-        .stdin(Stdio::null());
-    c
-}
-
-fn run(c: &mut Command) -> Output {
-    let child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "expected a failure: {out:?}");
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// Runs the exporter to its end, which must be a failure; all its output.
+fn run(command: Command) -> String {
+    let (status, log) = Running::run(command);
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "expected a failure: {status:?}\n{log}"
+    );
+    log
 }
 
 #[test]
 fn unknown_key_exits_non_zero_naming_file_line_key() {
-    let dir = TempDir::new("bin-unknown");
+    let dir = scratch("bin-unknown");
     let config = dir.join("exporter.toml");
     std::fs::write(
         &config,
         "listen = \"127.0.0.1:0\"\nrefresh_intrval = \"5s\"\n",
     )
     .unwrap();
-    let out = run(exporter()
+    let mut command = exporter();
+    command
         .arg("--config")
         .arg(&config)
         .arg("--database-url")
-        .arg("sqlite:x"));
-    let err = stderr(&out);
+        .arg("sqlite:x");
+    let err = run(command);
     assert!(err.contains(&config.display().to_string()), "{err}");
     assert!(
         err.contains("line 2") && err.contains("`refresh_intrval`"),
@@ -67,19 +45,19 @@ fn unknown_key_exits_non_zero_naming_file_line_key() {
 
 #[test]
 fn database_url_in_config_file_is_refused() {
-    let dir = TempDir::new("bin-url");
+    let dir = scratch("bin-url");
     let config = dir.join("exporter.toml");
     std::fs::write(&config, "database_url = \"postgres://u:pw123@h/db\"\n").unwrap();
-    let out = run(exporter().arg("--config").arg(&config));
-    let err = stderr(&out);
+    let mut command = exporter();
+    command.arg("--config").arg(&config);
+    let err = run(command);
     assert!(err.contains("database_url_file"), "{err}");
     assert!(!err.contains("pw123"), "{err}");
 }
 
 #[test]
 fn missing_url_is_a_clear_error() {
-    let out = run(&mut exporter());
-    let err = stderr(&out);
+    let err = run(exporter());
     assert!(
         err.contains("no database URL") && err.contains("MOTCUA_DATABASE_URL"),
         "{err}"
@@ -88,13 +66,14 @@ fn missing_url_is_a_clear_error() {
 
 #[test]
 fn bad_flag_value_is_refused() {
-    let out = run(exporter().args([
+    let mut command = exporter();
+    command.args([
         "--refresh-interval",
         "whenever",
         "--database-url",
         "sqlite:x",
-    ]));
-    let err = stderr(&out);
+    ]);
+    let err = run(command);
     assert!(
         err.contains("--refresh-interval") && err.contains("invalid duration"),
         "{err}"
@@ -103,7 +82,7 @@ fn bad_flag_value_is_refused() {
 
 #[test]
 fn sql_without_a_canonical_column_stops_startup() {
-    let dir = TempDir::new("bin-sql");
+    let dir = scratch("bin-sql");
     let queries = dir.join("sql");
     std::fs::create_dir_all(&queries).unwrap();
     std::fs::write(
@@ -112,55 +91,28 @@ fn sql_without_a_canonical_column_stops_startup() {
          finished_at, returned_at, digitized, e_result, paid_online FROM dossiers\n",
     )
     .unwrap();
-    let out = run(exporter()
+    let mut command = exporter();
+    command
         .env(
             "MOTCUA_DATABASE_URL",
             format!("sqlite:{}?mode=ro", shared_demo().display()),
         )
         .arg("--queries-dir")
         .arg(&queries)
-        .args(["--listen", "127.0.0.1:0"]));
-    let err = stderr(&out);
+        .args(["--listen", "127.0.0.1:0"]);
+    let err = run(command);
     assert!(err.contains("dossiers.sql"), "{err}");
     assert!(err.contains("updated_at"), "{err}");
 }
 
-/// A running exporter ([`Process`]) whose waits for a line are generous.
-struct Running(Process);
-
-impl Running {
-    fn start(config: &Path, db: &Path) -> Running {
-        let mut command = exporter();
-        command.arg("--config").arg(config).env(
-            "MOTCUA_DATABASE_URL",
-            format!("sqlite:{}?mode=ro", db.display()),
-        );
-        Running::spawn(command)
-    }
-
-    fn spawn(command: Command) -> Running {
-        Running(Process::spawn("motcua-exporter", command))
-    }
-
-    /// Waits for a log line containing `needle`.
-    fn wait_line(&mut self, needle: &str) -> String {
-        // Generous: refreshes run at nice 10, so on a machine busy with
-        // other builds the demo's first refresh waits for CPU.
-        self.0.wait_line(needle, Duration::from_secs(120)).1
-    }
-}
-
-impl Deref for Running {
-    type Target = Process;
-    fn deref(&self) -> &Process {
-        &self.0
-    }
-}
-
-impl DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Process {
-        &mut self.0
-    }
+/// The exporter with `config`, reading `db`.
+fn start(config: &Path, db: &Path) -> Running {
+    let mut command = exporter();
+    command.arg("--config").arg(config).env(
+        "MOTCUA_DATABASE_URL",
+        format!("sqlite:{}?mode=ro", db.display()),
+    );
+    Running::spawn(command)
 }
 
 /// Each thread of a process: its name and the contents of `file` in
@@ -222,21 +174,16 @@ fn http_get(addr: &str, path: &str) -> String {
 #[cfg(unix)]
 #[test]
 fn serves_reloads_on_sighup_and_stops_on_sigterm() {
-    let dir = TempDir::new("bin-run");
+    let dir = scratch("bin-run");
     let config = dir.join("exporter.toml");
     std::fs::write(
         &config,
         "listen = \"127.0.0.1:0\"\nrefresh_interval = \"1h\"\n",
     )
     .unwrap();
-    let mut exporter = Running::start(&config, shared_demo());
+    let mut exporter = start(&config, shared_demo());
 
-    let line = exporter.wait_line("serving /metrics");
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .expect("address in the log line")
-        .to_owned();
+    let addr = exporter.addr();
     exporter.wait_line("refresh succeeded");
 
     // Refreshes run on their own thread at nice 10 (policy SCHED_OTHER, 0);
@@ -332,7 +279,7 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
 #[cfg(unix)]
 #[test]
 fn demo_scrape_passes_promtool_check_metrics() {
-    let dir = TempDir::new("bin-demo");
+    let dir = scratch("bin-demo");
     let config = dir.join("exporter.toml");
     std::fs::write(
         &config,
@@ -344,12 +291,7 @@ fn demo_scrape_passes_promtool_check_metrics() {
     command.env_remove("MOTCUA_DATA_DIR");
     command.arg("--demo").arg("--config").arg(&config);
     let mut exporter = Running::spawn(command);
-    let line = exporter.wait_line("serving /metrics");
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .expect("address in the log line")
-        .to_owned();
+    let addr = exporter.addr();
     exporter.wait_line("refresh succeeded");
     assert!(dir.join("data").join("demo.sqlite").is_file());
 
@@ -419,15 +361,6 @@ fn body_of(addr: &str) -> String {
     response.split_once("\r\n\r\n").unwrap().1.to_owned()
 }
 
-fn addr_of(exporter: &mut Running) -> String {
-    exporter
-        .wait_line("serving /metrics")
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .expect("address in the log line")
-        .to_owned()
-}
-
 /// DESIGN §10 with the real binary: a dossier moved to another agency makes
 /// the first agency's recomputed counters fall; the exporter absorbs it,
 /// counts it, saves the offsets and still applies them after a restart. A
@@ -436,7 +369,7 @@ fn addr_of(exporter: &mut Running) -> String {
 #[cfg(unix)]
 #[test]
 fn counter_offsets_absorb_a_correction_and_survive_restarts() {
-    let dir = TempDir::new("offsets");
+    let dir = scratch("offsets");
     let db = dir.join("source.sqlite");
     std::fs::copy(shared_demo(), &db).unwrap();
     let data = dir.join("data");
@@ -461,7 +394,7 @@ fn counter_offsets_absorb_a_correction_and_survive_restarts() {
 
     let mut exporter = start(&data);
     exporter.wait_line("no counter offsets file yet");
-    let addr = addr_of(&mut exporter);
+    let addr = exporter.addr();
     exporter.wait_line("refresh succeeded");
     let source = rusqlite::Connection::open(&db).unwrap();
     let (code, from): (String, String) = source
@@ -520,7 +453,7 @@ fn counter_offsets_absorb_a_correction_and_survive_restarts() {
     let mut exporter = start(&data);
     let read = exporter.wait_line("counter offsets read");
     assert!(read.contains("series="), "{read}");
-    let addr = addr_of(&mut exporter);
+    let addr = exporter.addr();
     exporter.wait_line("refresh succeeded");
     let restarted = body_of(&addr);
     assert_eq!(sum_of(&restarted, received, &of_from), received_before);
@@ -535,7 +468,7 @@ fn counter_offsets_absorb_a_correction_and_survive_restarts() {
     let mut exporter = start(&data);
     let set_aside = exporter.wait_line("counter offsets file not usable");
     assert!(set_aside.contains(".bad-"), "{set_aside}");
-    let addr = addr_of(&mut exporter);
+    let addr = exporter.addr();
     exporter.wait_line("refresh succeeded");
     assert!(body_of(&addr).contains("\nmotcua_up 1\n"));
     let aside = std::fs::read_dir(&data)
@@ -551,7 +484,7 @@ fn counter_offsets_absorb_a_correction_and_survive_restarts() {
     let blocked = dir.join("not-a-folder");
     std::fs::write(&blocked, "").unwrap();
     let mut exporter = start(&blocked.join("data"));
-    let addr = addr_of(&mut exporter);
+    let addr = exporter.addr();
     exporter.wait_line("refresh succeeded");
     exporter.wait_line("cannot write the counter offsets");
     assert!(body_of(&addr).contains("\nmotcua_up 1\n"));

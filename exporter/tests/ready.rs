@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
-use common::{LockedCopy, TempDir, pipeline_for_file, shared_demo};
+use common::{LockedCopy, pipeline_for_file, scratch, shared_demo};
 use motcua_exporter::{Refresher, Shared, router};
 use tower::ServiceExt;
 
@@ -32,7 +32,7 @@ async fn get(shared: &Arc<Shared>, uri: &str) -> (StatusCode, String, Duration) 
 
 #[tokio::test]
 async fn live_at_once_and_ready_after_the_first_refresh() {
-    let dir = TempDir::new("ready");
+    let dir = scratch("ready");
     let mut source = LockedCopy::new(shared_demo(), dir.join("locked.sqlite"));
     let pipeline = pipeline_for_file(&source.path);
     let shared = Shared::new();
@@ -64,7 +64,7 @@ async fn live_at_once_and_ready_after_the_first_refresh() {
 
 #[tokio::test]
 async fn not_ready_while_the_source_is_down_from_the_start() {
-    let dir = TempDir::new("ready-down");
+    let dir = scratch("ready-down");
     let pipeline = pipeline_for_file(&dir.join("missing.sqlite"));
     let shared = Shared::new();
     Refresher::new(Arc::clone(&shared))

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TempDir, pipeline_for_file, samples, shared_demo};
+use common::{pipeline_for_file, samples, scratch, shared_demo};
 use motcua_exporter::metrics::{RefreshStatus, encode, is_timing_line};
 use motcua_exporter::{Refresher, Shared};
 use tokio::sync::watch;
@@ -32,7 +32,7 @@ async fn failure_keeps_last_snapshot_and_recovers() {
     let shared = Shared::new();
     let mut refresher = Refresher::new(Arc::clone(&shared));
     let good = pipeline_for_file(shared_demo());
-    let dir = TempDir::new("missing");
+    let dir = scratch("missing");
     let bad = pipeline_for_file(&dir.join("no-such.sqlite"));
 
     let wait = refresher.refresh_once(&good).await;
@@ -69,7 +69,7 @@ async fn failure_keeps_last_snapshot_and_recovers() {
 async fn backoff_grows_with_consecutive_failures() {
     let shared = Shared::new();
     let mut refresher = Refresher::new(Arc::clone(&shared));
-    let dir = TempDir::new("backoff");
+    let dir = scratch("backoff");
     let mut bad = pipeline_for_file(&dir.join("no-such.sqlite"));
     bad.refresh_interval = Duration::from_secs(5);
     let mut waits = Vec::new();
@@ -83,7 +83,7 @@ async fn backoff_grows_with_consecutive_failures() {
 
 #[tokio::test]
 async fn loop_recovers_when_the_database_appears() {
-    let dir = TempDir::new("appears");
+    let dir = scratch("appears");
     let path = dir.join("late.sqlite");
     let shared = Shared::new();
     let (_pipeline_tx, pipeline_rx) = watch::channel(Arc::new(pipeline_for_file(&path)));
@@ -117,7 +117,7 @@ async fn loop_recovers_when_the_database_appears() {
 
 #[tokio::test]
 async fn a_new_pipeline_is_refreshed_at_once() {
-    let dir = TempDir::new("swap");
+    let dir = scratch("swap");
     let shared = Shared::new();
     let mut slow = pipeline_for_file(&dir.join("missing.sqlite"));
     slow.refresh_interval = Duration::from_secs(3600);
@@ -203,7 +203,7 @@ fn count_of(body: &str, kind: &str) -> f64 {
 /// dossier shows at once; `full_resync_interval = 0s` reads everything.
 #[tokio::test]
 async fn refreshes_after_the_first_read_only_the_changes() {
-    let dir = TempDir::new("incremental");
+    let dir = scratch("incremental");
     let path = dir.join("demo.sqlite");
     std::fs::copy(shared_demo(), &path).unwrap();
     let pipeline = pipeline_for_file(&path);

@@ -4,107 +4,31 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::{TempDir, shared_demo};
+use common::{Running, Scratch, exporter, scratch, shared_demo};
 use motcua_exporter::config::{SourceArgs, WebArgs};
 use motcua_exporter::{Cli, Settings};
 use motcua_web::test_support::{TestPki, http_get, https_get, quick_hash};
 
-const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
-
-fn exporter(db: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    for var in [
-        "MOTCUA_CONFIG",
-        "MOTCUA_LISTEN",
-        "MOTCUA_REFRESH_INTERVAL",
-        "MOTCUA_CALENDAR",
-        "MOTCUA_QUERIES_DIR",
-        "MOTCUA_WEB_CONFIG_FILE",
-        "RUST_LOG",
-    ] {
-        c.env_remove(var);
-    }
+/// The exporter reading `db`.
+fn exporter_of(db: &Path) -> Command {
+    let mut c = exporter();
     c.env(
         "MOTCUA_DATABASE_URL",
         format!("sqlite:{}?mode=ro", db.display()),
-    )
-    .env("MOTCUA_DATA_DIR", common::scratch_data_dir())
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    );
     c
 }
 
-/// A running exporter; killed on drop.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
+/// Waits until `running` serves: the address it logs.
+fn serving_addr(running: &mut Running) -> SocketAddr {
+    running.addr().parse().unwrap()
 }
 
-impl Running {
-    fn start(c: &mut Command) -> Running {
-        let mut child = c.spawn().unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            log: Vec::new(),
-        }
-    }
-
-    fn wait_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no log line with {needle:?}; log so far:\n{}",
-                    self.log.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn addr(&mut self) -> SocketAddr {
-        let line = self.wait_line("serving /metrics");
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-            .expect("address in the log line")
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn write_web_config(dir: &TempDir, pki: &TestPki, password: &str) {
+fn write_web_config(dir: &Scratch, pki: &TestPki, password: &str) {
     pki.write_to(dir.path()).unwrap();
     std::fs::write(
         dir.join("web.yml"),
@@ -119,16 +43,16 @@ fn write_web_config(dir: &TempDir, pki: &TestPki, password: &str) {
 
 #[tokio::test]
 async fn binary_serves_metrics_over_https_with_basic_auth() {
-    let dir = TempDir::new("web-flag");
+    let dir = scratch("web-flag");
     let pki = TestPki::generate();
     write_web_config(&dir, &pki, "scrape-me");
-    let mut running = Running::start(
-        exporter(shared_demo())
-            .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
-            .arg("--web-config-file")
-            .arg(dir.join("web.yml")),
-    );
-    let addr = running.addr();
+    let mut command = exporter_of(shared_demo());
+    command
+        .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
+        .arg("--web-config-file")
+        .arg(dir.join("web.yml"));
+    let mut running = Running::spawn(command);
+    let addr = serving_addr(&mut running);
     let applied = running.wait_line("web config applied");
     assert!(
         applied.contains("tls=true") && applied.contains("basic_auth=true"),
@@ -169,7 +93,7 @@ async fn binary_serves_metrics_over_https_with_basic_auth() {
 
 #[tokio::test]
 async fn config_key_resolves_from_the_config_files_folder() {
-    let dir = TempDir::new("web-key");
+    let dir = scratch("web-key");
     let pki = TestPki::generate();
     write_web_config(&dir, &pki, "pw");
     let config = dir.join("exporter.toml");
@@ -179,13 +103,13 @@ async fn config_key_resolves_from_the_config_files_folder() {
     )
     .unwrap();
     // Started from another folder: the relative path follows the config file.
-    let mut running = Running::start(
-        exporter(shared_demo())
-            .current_dir(env!("CARGO_TARGET_TMPDIR"))
-            .arg("--config")
-            .arg(&config),
-    );
-    let addr = running.addr();
+    let mut command = exporter_of(shared_demo());
+    command
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .arg("--config")
+        .arg(&config);
+    let mut running = Running::spawn(command);
+    let addr = serving_addr(&mut running);
     let r = https_get(addr, &pki.ca_pem, "/healthz", Some(("prometheus", "pw")))
         .await
         .unwrap();
@@ -194,20 +118,19 @@ async fn config_key_resolves_from_the_config_files_folder() {
 
 #[test]
 fn bad_web_config_stops_startup_naming_file_and_key() {
-    let dir = TempDir::new("web-bad");
+    let dir = scratch("web-bad");
     let web = dir.join("web.yml");
     std::fs::write(
         &web,
         "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
     )
     .unwrap();
-    let out = exporter(shared_demo())
+    let mut command = exporter_of(shared_demo());
+    command
         .args(["--listen", "127.0.0.1:0"])
-        .env("MOTCUA_WEB_CONFIG_FILE", &web)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+        .env("MOTCUA_WEB_CONFIG_FILE", &web);
+    let (status, err) = Running::run(command);
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}\n{err}");
     assert!(err.contains(&web.display().to_string()), "{err}");
     assert!(
         err.contains("line 2") && err.contains("`tls_server_config.cert_file`"),
@@ -219,7 +142,7 @@ fn bad_web_config_stops_startup_naming_file_and_key() {
 
 #[test]
 fn web_config_file_priority_is_flag_env_file() {
-    let dir = TempDir::new("web-prio");
+    let dir = scratch("web-prio");
     let config = dir.join("exporter.toml");
     std::fs::write(&config, "web_config_file = \"from-file.yml\"\n").unwrap();
     let cli = |flag: Option<&str>| Cli {
@@ -260,16 +183,16 @@ fn web_config_file_priority_is_flag_env_file() {
 /// without a restart; then a bad file, which keeps them and is reported.
 #[tokio::test]
 async fn web_config_reloads_on_sighup() {
-    let dir = TempDir::new("web-reload");
+    let dir = scratch("web-reload");
     let old = TestPki::generate();
     write_web_config(&dir, &old, "first");
-    let mut running = Running::start(
-        exporter(shared_demo())
-            .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
-            .arg("--web-config-file")
-            .arg(dir.join("web.yml")),
-    );
-    let addr = running.addr();
+    let mut command = exporter_of(shared_demo());
+    command
+        .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
+        .arg("--web-config-file")
+        .arg(dir.join("web.yml"));
+    let mut running = Running::spawn(command);
+    let addr = serving_addr(&mut running);
     running.wait_line("refresh succeeded");
     let r = https_get(addr, &old.ca_pem, "/healthz", Some(("prometheus", "first")))
         .await
@@ -280,8 +203,7 @@ async fn web_config_reloads_on_sighup() {
     // one proves which certificate the server now shows.
     let new = TestPki::generate();
     write_web_config(&dir, &new, "second");
-    let pid = running.child.id();
-    hangup(pid);
+    running.signal("HUP");
     running.wait_line("configuration reloaded");
     let auth = Some(("prometheus", "second"));
     let r = https_get(addr, &new.ca_pem, "/metrics", auth)
@@ -305,7 +227,7 @@ async fn web_config_reloads_on_sighup() {
 
     // A bad file: refused, logged with file and key, the running one stays.
     std::fs::write(dir.join("web.yml"), "basic_auth_users:\n  eve: plain\n").unwrap();
-    hangup(pid);
+    running.signal("HUP");
     let refused = running.wait_line("configuration reload refused");
     assert!(refused.contains("basic_auth_users.eve"), "{refused}");
     let r = https_get(addr, &new.ca_pem, "/metrics", auth)
@@ -316,14 +238,5 @@ async fn web_config_reloads_on_sighup() {
         r.body
             .contains("\nmotcua_config_last_reload_successful 0\n")
     );
-    assert_eq!(running.child.try_wait().unwrap(), None, "still running");
-}
-
-fn hangup(pid: u32) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -HUP {pid}");
+    assert_eq!(running.try_wait(), None, "still running");
 }

@@ -1,12 +1,14 @@
-//! Shared fixtures: temporary folders, a small generated demo database,
-//! pipelines over it, and a tiny parser of the Prometheus text format.
+//! Shared fixtures: scratch folders, a small generated demo database,
+//! pipelines over it, the real binary ([`Running`]), and a tiny parser of
+//! the Prometheus text format.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -15,6 +17,9 @@ use motcua_exporter::demo::sqlite_url;
 use motcua_exporter::refresh::Pipeline;
 use motcua_queries::demo::{DemoConfig, write_demo};
 use motcua_queries::{ConnectOptions, Source};
+pub use motcua_testkit::{Process, Scratch};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_motcua-exporter");
 
 /// The demo's last day: fixed, so every run sees the same data.
 pub fn demo_end() -> NaiveDate {
@@ -32,7 +37,8 @@ fn base_dir() -> PathBuf {
 }
 
 /// Removes folders left by test processes that no longer run (the shared
-/// demo lives in a static, which is never dropped).
+/// demo lives in a static, which is never dropped). [`Scratch`] names them
+/// `NAME_PID_N`.
 fn remove_stale_dirs() {
     if !Path::new("/proc/self").exists() {
         return;
@@ -44,7 +50,7 @@ fn remove_stale_dirs() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
             .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next())
+            .and_then(|rest| rest.rsplit('_').nth(1))
             .and_then(|pid| pid.parse::<u32>().ok())
         else {
             continue;
@@ -55,39 +61,75 @@ fn remove_stale_dirs() {
     }
 }
 
-/// A fresh `data_dir` for one run of the real binary, under the target's
-/// scratch folder: each exporter keeps its own counter offsets there.
-pub fn scratch_data_dir() -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("data-{}-{n}", std::process::id()))
+/// A fresh folder for one test under Cargo's temp dir, removed on drop.
+pub fn scratch(name: &str) -> Scratch {
+    Scratch::under(base_dir(), &format!("{PREFIX}{name}"))
 }
 
-/// A folder for one test, removed on drop.
-pub struct TempDir(PathBuf);
+/// The real binary, to start with [`Running::spawn`] or [`Running::run`].
+pub fn exporter() -> Command {
+    Command::new(BIN)
+}
 
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = base_dir().join(format!("{PREFIX}{}-{name}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+/// How long a wait for a line of the real binary, or for its exit, may
+/// take: generous, because refreshes run at nice 10, so on a machine busy
+/// with other builds the demo's first refresh waits for CPU.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// The real binary as a [`Process`] (its own helpers through `Deref`): the
+/// test's MOTCUA_* and RUST_LOG are not passed on, and it keeps its counter
+/// offsets in a scratch folder of its own unless the command sets (or
+/// removes) MOTCUA_DATA_DIR itself.
+pub struct Running {
+    process: Process,
+    // After `process`: the folder goes once the exporter is killed.
+    _data: Scratch,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command) -> Running {
+        let data = scratch("data");
+        if !command.get_envs().any(|(k, _)| k == "MOTCUA_DATA_DIR") {
+            command.env("MOTCUA_DATA_DIR", data.path());
+        }
+        Running {
+            process: Process::spawn("motcua-exporter", command),
+            _data: data,
+        }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.0
+    /// Runs `command` to its end (killed after a while: status `None`);
+    /// the status and all its output.
+    pub fn run(command: Command) -> (Option<ExitStatus>, String) {
+        let Running { process, _data } = Running::spawn(command);
+        process.finish(WAIT)
     }
 
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
+    /// Waits for a log line containing `needle`.
+    pub fn wait_line(&mut self, needle: &str) -> String {
+        self.process.wait_line(needle, WAIT).1
+    }
+
+    /// Waits until it serves: the address it logs.
+    pub fn addr(&mut self) -> String {
+        self.wait_line("serving /metrics")
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .expect("address in the log line")
+            .to_owned()
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl Deref for Running {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.process
+    }
+}
+
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
     }
 }
 
@@ -109,10 +151,10 @@ pub async fn generate_demo(path: &Path) {
 
 /// One demo database per test binary, generated on first use.
 pub fn shared_demo() -> &'static Path {
-    static DEMO: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
+    static DEMO: OnceLock<(Scratch, PathBuf)> = OnceLock::new();
     let (_, path) = DEMO.get_or_init(|| {
         remove_stale_dirs();
-        let dir = TempDir::new("shared-demo");
+        let dir = scratch("shared-demo");
         let path = dir.join("demo.sqlite");
         let p = path.clone();
         // Tests run inside their own runtimes: generate on a separate thread.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use motcua_queries::Source;
-use motcua_testkit::{Process, free_port};
+use motcua_testkit::{Process, Scratch, free_port};
 
 use crate::live::{
     exporter_binary, http_get, instant_query, prometheus_installed, repo_root, start_prometheus,
@@ -88,20 +88,10 @@ impl Scenario {
     }
 }
 
+/// The exporter on `port`, to start with [`Process::spawn`] (which keeps
+/// the test's own MOTCUA_* variables from it); `raw`: without counter offsets.
 fn exporter(bin: &Path, db: &str, port: u16, data_dir: &Path, raw: bool) -> Command {
     let mut cmd = Command::new(bin);
-    for var in [
-        "MOTCUA_CONFIG",
-        "MOTCUA_LISTEN",
-        "MOTCUA_REFRESH_INTERVAL",
-        "MOTCUA_FULL_RESYNC_INTERVAL",
-        "MOTCUA_CALENDAR",
-        "MOTCUA_QUERIES_DIR",
-        "MOTCUA_WEB_CONFIG_FILE",
-        "MOTCUA_SERVICE_INDEX",
-    ] {
-        cmd.env_remove(var);
-    }
     cmd.env("MOTCUA_DATABASE_URL", format!("{db}?mode=ro"))
         .env("MOTCUA_DATA_DIR", data_dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -109,10 +99,14 @@ fn exporter(bin: &Path, db: &str, port: u16, data_dir: &Path, raw: bool) -> Comm
         .args(["--refresh-interval", "1s", "--full-resync-interval", "0s"]);
     if raw {
         cmd.env(motcua_exporter::app::NO_COUNTER_OFFSETS_ENV, "1");
-    } else {
-        cmd.env_remove(motcua_exporter::app::NO_COUNTER_OFFSETS_ENV);
     }
     cmd
+}
+
+/// What a running process logged so far.
+fn log_of(process: &mut Process) -> String {
+    process.drain(Duration::from_millis(200));
+    process.log_text()
 }
 
 /// Counter and histogram series names of a /metrics body.
@@ -175,9 +169,8 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     let Some(db) = rt.block_on(demo_db(Engine::Sqlite)) else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("motcua-corrections-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch::new("motcua-corrections");
+    let dir = scratch.path();
 
     // The writer's pool belongs to this runtime.
     let writer = {
@@ -228,7 +221,7 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     wait_exporter_up(&mut raw, raw_port, 60);
 
     let mut prometheus = start_prometheus(
-        &dir,
+        dir,
         prom_port,
         &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
@@ -282,6 +275,7 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     ));
     s.stream_for(4);
     // Both exporters killed and started again on the same data_dir.
+    let mut shipped_logs = vec![log_of(&mut shipped)];
     drop(shipped);
     drop(raw);
     let mut shipped = start(port, false);
@@ -360,8 +354,8 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     );
 
     // What each correction did, as the shipped exporter logged it.
-    for n in 1..=2 {
-        let log = fs::read_to_string(dir.join(format!("offsets-{n}.log"))).unwrap_or_default();
+    shipped_logs.push(log_of(&mut shipped));
+    for (n, log) in (1..).zip(&shipped_logs) {
         for line in log.lines().filter(|l| l.contains("counters fell")) {
             eprintln!("exporter run {n}: {line}");
         }
@@ -397,5 +391,4 @@ fn corrections_and_a_restart_never_reset_a_counter_nor_page() {
     drop((shipped, raw, prometheus));
     s.rt.block_on(s.writer.close());
     s.rt.block_on(db.drop_db());
-    let _ = fs::remove_dir_all(&dir);
 }
