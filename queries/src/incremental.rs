@@ -120,6 +120,13 @@ pub trait Aggregate: Clone + Send + Sized + 'static {
     fn of(judge: &Judge<'_>, now: Ts, convention: PeriodConvention) -> Self;
     fn absorb(&mut self, other: &Self);
     fn remove(&mut self, other: &Self);
+    /// Adds one batch of many ([`SETTLE_BATCH`] rows each). An aggregate
+    /// may hold batches apart until [`Aggregate::seal`], which the ledger
+    /// calls after the last one.
+    fn absorb_batch(&mut self, judge: &Judge<'_>, now: Ts, convention: PeriodConvention) {
+        self.absorb(&Self::of(judge, now, convention));
+    }
+    fn seal(&mut self) {}
 
     fn empty(calendar: &WorkCalendar, now: Ts, convention: PeriodConvention) -> Self {
         Self::of(&Judge::new(&Dataset::default(), calendar), now, convention)
@@ -151,6 +158,12 @@ impl Aggregate for DailySums {
     }
     fn remove(&mut self, other: &Self) {
         DailySums::remove(self, other);
+    }
+    fn absorb_batch(&mut self, judge: &Judge<'_>, _: Ts, _: PeriodConvention) {
+        self.stage(judge, |_| true, |_| true);
+    }
+    fn seal(&mut self) {
+        DailySums::seal(self);
     }
 }
 
@@ -545,21 +558,26 @@ impl<A: Aggregate> Ledger<A> {
     ) -> A {
         let mut dossiers = dossiers.peekable();
         let first = dossiers.by_ref().take(SETTLE_BATCH);
-        let mut sum = self.compute_batch(first, evaluations, calendar, now);
+        let mut sum = None;
+        self.compute_batch(&mut sum, first, evaluations, calendar, now);
         while dossiers.peek().is_some() {
             let next = dossiers.by_ref().take(SETTLE_BATCH);
-            sum.absorb(&self.compute_batch(next, Vec::new(), calendar, now));
+            self.compute_batch(&mut sum, next, Vec::new(), calendar, now);
         }
+        let mut sum = sum.expect("the first batch is always computed");
+        sum.seal();
         sum
     }
 
+    /// Adds a batch to `sum`, or makes it the sum when `sum` is None.
     fn compute_batch<'a>(
         &self,
+        sum: &mut Option<A>,
         dossiers: impl Iterator<Item = (&'a u64, &'a LiveDossier)>,
         evaluations: Vec<EvaluationRow>,
         calendar: &WorkCalendar,
         now: Ts,
-    ) -> A {
+    ) {
         let catalogue = &self.catalogue;
         cpu_bound(|| {
             let mut batch = DatasetBuilder::new(
@@ -576,7 +594,11 @@ impl<A: Aggregate> Ledger<A> {
                 batch.evaluation(e);
             }
             let dataset = batch.finish_for_sums();
-            A::of(&Judge::new(&dataset, calendar), now, self.convention)
+            let judge = Judge::new(&dataset, calendar);
+            match sum {
+                Some(sum) => sum.absorb_batch(&judge, now, self.convention),
+                None => *sum = Some(A::of(&judge, now, self.convention)),
+            }
         })
     }
 }
@@ -792,6 +814,7 @@ impl<A: Aggregate> Sorter<A> {
 
     fn finish(mut self) -> Sorted<A> {
         self.settle();
+        self.settled.seal();
         Sorted {
             settled: self.settled,
             live: self.live,
@@ -881,7 +904,7 @@ fn settle<A: Aggregate>(
 ) {
     cpu_bound(|| {
         let dataset = batch.finish_for_sums();
-        settled.absorb(&A::of(&Judge::new(&dataset, calendar), now, convention));
+        settled.absorb_batch(&Judge::new(&dataset, calendar), now, convention);
     });
 }
 

@@ -7,7 +7,9 @@
 use chrono::NaiveDate;
 use motcua_queries::charts::{self, Scope};
 use motcua_queries::classify::StateAt;
-use motcua_queries::daily::{Frame, View, is_fixed, pending_transitions};
+use std::sync::Arc;
+
+use motcua_queries::daily::{DailySums, Frame, View, is_fixed, pending_transitions};
 use motcua_queries::model::{self, PendingState, day_of, start_of};
 use motcua_queries::report::{PeriodConvention, PeriodName, build_report};
 use motcua_queries::service_index::{IndicatorTable, build_index};
@@ -69,6 +71,61 @@ async fn daily_sums_equal_a_walk_over_every_dossier() {
             "the periods compared hold data: {compared}"
         );
     }
+}
+
+/// A full read stages its batches and seals them into the trees when the
+/// staged maps grow large: sums sealed in several steps (each one merging
+/// into trees that already hold entries) equal the sums made at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sums_sealed_in_several_steps_equal_the_sums_made_at_once() {
+    let db = demo_db(Engine::Sqlite).await.expect("SQLite is built in");
+    let calendar = WorkCalendar::builtin();
+    let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("open");
+    let dataset = reader.read(calendar.timezone()).await.expect("read");
+    reader.source.close().await;
+    db.drop_db().await;
+    let whole = Judge::new(&dataset, &calendar);
+    let now = small_demo().now();
+    let at_once = Frame::split(dataset.clone(), &calendar, now);
+
+    let mut stepwise = DailySums::default();
+    let n = dataset.dossiers.len();
+    let index = |d: &model::Dossier| {
+        (d as *const model::Dossier as usize - dataset.dossiers.as_ptr() as usize)
+            / std::mem::size_of::<model::Dossier>()
+    };
+    let dated = |e: &model::Evaluation| e.evaluated_at.is_some_and(|t| t <= now);
+    for step in 0..5 {
+        let part = step * n / 5..(step + 1) * n / 5;
+        stepwise.stage(
+            &whole,
+            |d| part.contains(&index(d)) && is_fixed(d, now),
+            |e| step == 0 && dated(e),
+        );
+        if step % 2 == 1 {
+            stepwise.seal();
+        }
+    }
+    stepwise.seal();
+    assert_eq!(
+        stepwise.entries_by_map(),
+        at_once.sums[0].entries_by_map(),
+        "the same entries"
+    );
+    let frame = Frame {
+        dataset: at_once.dataset.clone(),
+        sums: vec![Arc::new(stepwise)],
+    };
+    let years: Vec<_> = periods()
+        .into_iter()
+        .filter(|(p, _)| matches!(p, PeriodName::Year(_) | PeriodName::Quarter(..)))
+        .collect();
+    let table = IndicatorTable::shipped();
+    let compared = assert_view_walks_alike(&whole, &frame.view(&calendar), &years, now, &table);
+    assert!(
+        compared > 10_000,
+        "the periods compared hold data: {compared}"
+    );
 }
 
 /// The prefix sums of a dossier's pending transitions give
