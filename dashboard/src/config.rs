@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use motcua_queries::report::PeriodName;
 use motcua_settings::{FileText, OwnKeys};
 pub use motcua_settings::{SourceArgs, SourceSettings, WebArgs, WebSettings};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::i18n::Lang;
 
@@ -88,7 +88,7 @@ fn parse_period(s: &str) -> Result<PeriodName, String> {
 pub struct DashboardKeys {
     /// Read what changed in the source when the data is older. Default:
     /// `5m`, at least `1s`.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "motcua_settings::de_duration")]
     pub cache_ttl: Duration,
     /// The target line of `on_time_trend`, a share. Default: 0.95.
     pub on_time_target: f64,
@@ -105,11 +105,6 @@ impl Default for DashboardKeys {
             source_name: None,
         }
     }
-}
-
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    motcua_settings::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 impl OwnKeys for DashboardKeys {

@@ -12,7 +12,7 @@ use clap::Parser;
 use motcua_queries::shard::AgencyFilter;
 use motcua_settings::{FileText, OwnKeys};
 pub use motcua_settings::{SourceArgs, SourceSettings, WebArgs, WebSettings};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 pub use motcua_settings::{
     ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_DEMO_DOSSIERS,
@@ -80,7 +80,7 @@ pub fn split_patterns(list: &str) -> Vec<String> {
 #[serde(default)]
 pub struct ExporterKeys {
     /// How often the metrics are recomputed from the source. Default: `60s`.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "motcua_settings::de_duration")]
     pub refresh_interval: Duration,
     /// The agencies this exporter reads (sharding a large source between
     /// several exporters): exact agency codes (`000.00.12.H18`) and
@@ -102,11 +102,6 @@ impl Default for ExporterKeys {
             agency_patterns: Vec::new(),
         }
     }
-}
-
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 impl OwnKeys for ExporterKeys {

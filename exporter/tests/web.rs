@@ -41,11 +41,8 @@ fn write_web_config(dir: &Scratch, pki: &TestPki, password: &str) {
     .unwrap();
 }
 
-#[tokio::test]
-async fn binary_serves_metrics_over_https_with_basic_auth() {
-    let dir = scratch("web-flag");
-    let pki = TestPki::generate();
-    write_web_config(&dir, &pki, "scrape-me");
+/// The exporter over the shared demo with `dir/web.yml`, once it serves.
+fn serve_with_web_config(dir: &Scratch) -> (Running, SocketAddr) {
     let mut command = exporter_of(shared_demo());
     command
         .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
@@ -53,6 +50,15 @@ async fn binary_serves_metrics_over_https_with_basic_auth() {
         .arg(dir.join("web.yml"));
     let mut running = Running::spawn(command);
     let addr = serving_addr(&mut running);
+    (running, addr)
+}
+
+#[tokio::test]
+async fn binary_serves_metrics_over_https_with_basic_auth() {
+    let dir = scratch("web-flag");
+    let pki = TestPki::generate();
+    write_web_config(&dir, &pki, "scrape-me");
+    let (mut running, addr) = serve_with_web_config(&dir);
     let applied = running.wait_line("web config applied");
     assert!(
         applied.contains("tls=true") && applied.contains("basic_auth=true"),
@@ -186,13 +192,7 @@ async fn web_config_reloads_on_sighup() {
     let dir = scratch("web-reload");
     let old = TestPki::generate();
     write_web_config(&dir, &old, "first");
-    let mut command = exporter_of(shared_demo());
-    command
-        .args(["--listen", "127.0.0.1:0", "--refresh-interval", "1h"])
-        .arg("--web-config-file")
-        .arg(dir.join("web.yml"));
-    let mut running = Running::spawn(command);
-    let addr = serving_addr(&mut running);
+    let (mut running, addr) = serve_with_web_config(&dir);
     running.wait_line("refresh succeeded");
     let r = https_get(addr, &old.ca_pem, "/healthz", Some(("prometheus", "first")))
         .await

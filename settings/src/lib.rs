@@ -21,7 +21,9 @@ mod file;
 mod source;
 mod web;
 
-pub use file::{CommonConfig, ConfigError, ConfigFile, FileText, OwnKeys, parse_duration};
+pub use file::{
+    CommonConfig, ConfigError, ConfigFile, FileText, OwnKeys, de_duration, parse_duration,
+};
 pub use source::{DatabaseUrl, Env, SourceArgs, SourceSettings, UrlOrigin};
 pub use web::{WebArgs, WebSettings};
 

@@ -36,14 +36,20 @@ fn periods() -> Vec<(PeriodName, PeriodConvention)> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn daily_sums_equal_a_walk_over_every_dossier() {
+/// Every dossier of the demo, read from a throwaway SQLite copy.
+async fn demo_dataset(calendar: &WorkCalendar) -> model::Dataset {
     let db = demo_db(Engine::Sqlite).await.expect("SQLite is built in");
-    let calendar = WorkCalendar::builtin();
     let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("open");
     let dataset = reader.read(calendar.timezone()).await.expect("read");
     reader.source.close().await;
     db.drop_db().await;
+    dataset
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_sums_equal_a_walk_over_every_dossier() {
+    let calendar = WorkCalendar::builtin();
+    let dataset = demo_dataset(&calendar).await;
     let table = IndicatorTable::shipped();
     let whole = Judge::new(&dataset, &calendar);
 
@@ -78,12 +84,8 @@ async fn daily_sums_equal_a_walk_over_every_dossier() {
 /// into trees that already hold entries) equal the sums made at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sums_sealed_in_several_steps_equal_the_sums_made_at_once() {
-    let db = demo_db(Engine::Sqlite).await.expect("SQLite is built in");
     let calendar = WorkCalendar::builtin();
-    let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("open");
-    let dataset = reader.read(calendar.timezone()).await.expect("read");
-    reader.source.close().await;
-    db.drop_db().await;
+    let dataset = demo_dataset(&calendar).await;
     let whole = Judge::new(&dataset, &calendar);
     let now = small_demo().now();
     let at_once = Frame::split(dataset.clone(), &calendar, now);
@@ -133,12 +135,8 @@ async fn sums_sealed_in_several_steps_equal_the_sums_made_at_once() {
 /// the demo (with and without pauses, due dates and deadlines).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_transitions_give_the_state_at_the_end_of_every_day() {
-    let db = demo_db(Engine::Sqlite).await.expect("SQLite is built in");
     let calendar = WorkCalendar::builtin();
-    let reader = Reader::open(&db.url, None, &ConnectOptions::default()).expect("open");
-    let dataset = reader.read(calendar.timezone()).await.expect("read");
-    reader.source.close().await;
-    db.drop_db().await;
+    let dataset = demo_dataset(&calendar).await;
     let judge = Judge::new(&dataset, &calendar);
     let (mut paused, mut overdue) = (0, 0);
     for d in dataset
