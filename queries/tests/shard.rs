@@ -7,10 +7,9 @@
 //! user root, no password) get a throwaway database, dropped at the end.
 //! A missing server skips its test, saying why; with `CI=true` it fails.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use motcua_queries::shard::AgencyFilter;
 use motcua_queries::source::Dialect;
+use motcua_testkit::{require, unique};
 use sqlx::mysql::MySqlConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
@@ -175,31 +174,6 @@ fn assert_same(engine: &str, results: Vec<(String, Vec<i64>, Vec<i64>)>) {
     );
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// `None` (skip, saying why) outside CI when a server is missing; panics in CI.
-fn require<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Option<T> {
-    match r {
-        Ok(v) => Some(v),
-        Err(e) if in_ci() => panic!("{what} is required with CI=true: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: {what} is not available: {e}");
-            None
-        }
-    }
-}
-
-fn unique_name() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "motcua_shard_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 #[test]
 fn every_agency_needs_no_condition() {
     for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
@@ -246,7 +220,7 @@ async fn postgres_condition_selects_what_matches_selects() {
     ) else {
         return;
     };
-    let name = unique_name();
+    let name = unique("motcua_shard");
     admin
         .execute(AssertSqlSafe(format!(
             "CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"
@@ -298,7 +272,7 @@ async fn mariadb_condition_selects_what_matches_selects() {
     ) else {
         return;
     };
-    let name = unique_name();
+    let name = unique("motcua_shard");
     // The usual collation: case and accent insensitive, trailing spaces ignored.
     admin
         .execute(AssertSqlSafe(format!(
